@@ -1,0 +1,52 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The targets follow the data: the core library reads files into lines, lines into records,
+// records into counters and counters into snapshots; `TokentallyNative` is the one module that
+// touches C libraries; `tokentally` is a thin command on top.
+let package = Package(
+    name: "tokentally",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tokentally", targets: ["TokentallyCommand"]),
+        .library(name: "TokentallyCore", targets: ["TokentallyCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "TokentallyCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "TokentallyNative",
+            dependencies: ["CZlib", "TokentallyCore"]
+        ),
+        .executableTarget(
+            name: "TokentallyCommand",
+            dependencies: [
+                "TokentallyCore",
+                "TokentallyNative",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "TokentallyCoreTests", dependencies: ["TokentallyCore"]),
+        .testTarget(name: "TokentallyNativeTests", dependencies: ["TokentallyNative", "TokentallyCore"]),
+        .testTarget(
+            name: "TokentallyEndToEndTests",
+            dependencies: ["TokentallyCore"]
+        ),
+    ]
+)
