@@ -1,0 +1,173 @@
+/// The counters of one bucket (one day, week or month): a cell of exact counters per series,
+/// and performance accumulators for the totals and per model, provider and pair.
+final class BucketAccumulator {
+    let period: Period
+    let ordinal: Int32
+    /// Whether anything changed since the bucket was last written.
+    var dirty = true
+
+    private var cellBySeries: [Int32: Int32] = [:]
+    private(set) var cellSeries: [Int32] = []
+    var cells: [CounterValues] = []
+
+    private(set) var total = PerformanceAccumulator()
+    private(set) var byModel: [PerformanceAccumulator] = []
+    private(set) var byProvider: [PerformanceAccumulator] = []
+    private(set) var byPair: [PerformanceAccumulator] = []
+
+    private(set) var fastest: (latencyMs: Double, requestID: String?, model: Int32, provider: Int32)?
+    private(set) var slowest: (latencyMs: Double, requestID: String?, model: Int32, provider: Int32)?
+
+    init(period: Period, ordinal: Int32) {
+        self.period = period
+        self.ordinal = ordinal
+    }
+
+    /// The cell index of a series, creating the cell on first use.
+    func cell(for series: Int32) -> Int {
+        if let cell = cellBySeries[series] { return Int(cell) }
+        let cell = cells.count
+        cells.append(CounterValues())
+        cellSeries.append(series)
+        cellBySeries[series] = Int32(cell)
+        return cell
+    }
+
+    @inline(__always)
+    func addPerformance(_ sample: PerformanceSample, model: Int32, provider: Int32, pair: Int32) {
+        total.add(sample)
+        if Int(model) >= byModel.count { byModel.append(contentsOf: repeatElement(.init(), count: Int(model) + 1 - byModel.count)) }
+        byModel[Int(model)].add(sample)
+        if Int(provider) >= byProvider.count {
+            byProvider.append(contentsOf: repeatElement(.init(), count: Int(provider) + 1 - byProvider.count))
+        }
+        byProvider[Int(provider)].add(sample)
+        if Int(pair) >= byPair.count { byPair.append(contentsOf: repeatElement(.init(), count: Int(pair) + 1 - byPair.count)) }
+        byPair[Int(pair)].add(sample)
+    }
+
+    /// Keeps the fastest and slowest request of the bucket (the first one seen wins a tie).
+    @inline(__always)
+    func noteRequest(_ record: GatewayRecord, model: Int32, provider: Int32) {
+        let latency = record.latencyMs
+        if fastest == nil || latency < fastest!.latencyMs {
+            fastest = (latency, Self.requestID(record), model, provider)
+        }
+        if slowest == nil || latency > slowest!.latencyMs {
+            slowest = (latency, Self.requestID(record), model, provider)
+        }
+    }
+
+    private static func requestID(_ record: GatewayRecord) -> String? {
+        record.requestID.isEmpty ? nil : String(decoding: record.requestID, as: UTF8.self)
+    }
+}
+
+/// Turns one bucket's cells and accumulators into the rows of a `BucketReport`.
+struct BucketReportBuilder {
+    let counters: UsageCounters
+    let bucket: BucketAccumulator
+
+    func build(
+        label: String, start: Int64, end: Int64, host: String, timezone: String, generatedAt: Int64, minRequests: Int
+    ) -> BucketReport {
+        var totals = CounterValues()
+        var byKey: [Int32: CounterValues] = [:]
+        var byModel: [Int32: CounterValues] = [:]
+        var byProvider: [Int32: CounterValues] = [:]
+        var byPair: [Int32: CounterValues] = [:]
+        var series: [SeriesReport] = []
+        series.reserveCapacity(bucket.cells.count)
+        for (cell, seriesID) in bucket.cellSeries.enumerated() {
+            let values = bucket.cells[cell]
+            let dimensions = counters.seriesDimensions[Int(seriesID)]
+            totals.add(values)
+            byKey[dimensions.key, default: CounterValues()].add(values)
+            byModel[dimensions.model, default: CounterValues()].add(values)
+            byProvider[dimensions.provider, default: CounterValues()].add(values)
+            byPair[dimensions.pair, default: CounterValues()].add(values)
+            series.append(
+                SeriesReport(
+                    apiKey: counters.keyNames[Int(dimensions.key)], model: counters.modelNames[Int(dimensions.model)],
+                    provider: counters.providerNames[Int(dimensions.provider)], counters: values))
+        }
+        series.sort { a, b in
+            if a.counters.requests != b.counters.requests { return a.counters.requests > b.counters.requests }
+            return (a.apiKey, a.model, a.provider) < (b.apiKey, b.model, b.provider)
+        }
+
+        let modelRows = byModel.map { (id, values) in
+            (name: counters.modelNames[Int(id)], rollup: RollupReport(counters: values, performance: bucket.byModel[Int(id)].summary))
+        }.sorted { $0.name < $1.name }
+        let providerRows = byProvider.map { (id, values) in
+            (name: counters.providerNames[Int(id)],
+             rollup: RollupReport(counters: values, performance: bucket.byProvider[Int(id)].summary))
+        }.sorted { $0.name < $1.name }
+        let pairRows = byPair.map { (id, values) in
+            let pair = counters.pairs[Int(id)]
+            return (model: counters.modelNames[Int(pair.model)], provider: counters.providerNames[Int(pair.provider)],
+                    rollup: RollupReport(counters: values, performance: bucket.byPair[Int(id)].summary))
+        }.sorted { a, b in
+            if a.rollup.counters.requests != b.rollup.counters.requests {
+                return a.rollup.counters.requests > b.rollup.counters.requests
+            }
+            return (a.model, a.provider) < (b.model, b.provider)
+        }
+        let keyRows = byKey.map { (id, values) in (name: counters.keyNames[Int(id)], counters: values) }
+            .sorted { $0.name < $1.name }
+
+        return BucketReport(
+            period: bucket.period, label: label, startEpochSeconds: start, endEpochSeconds: end, timezone: timezone,
+            host: host, generatedAtEpochSeconds: generatedAt,
+            totals: RollupReport(counters: totals, performance: bucket.total.summary),
+            byModel: modelRows, byProvider: providerRows, byModelProvider: pairRows, byKey: keyRows, series: series,
+            highlights: highlights(models: modelRows, providers: providerRows, minRequests: minRequests))
+    }
+
+    private func highlights(
+        models: [(name: String, rollup: RollupReport)], providers: [(name: String, rollup: RollupReport)],
+        minRequests: Int
+    ) -> HighlightsReport {
+        var report = HighlightsReport(minRequests: minRequests)
+        report.providerCount = providers.count
+        report.primaryProvider = providers.min { a, b in
+            if a.rollup.counters.requests != b.rollup.counters.requests {
+                return a.rollup.counters.requests > b.rollup.counters.requests
+            }
+            return a.name < b.name
+        }?.name
+
+        func eligible(_ rows: [(name: String, rollup: RollupReport)], _ figure: (PerformanceSummary) -> DistributionSummary)
+            -> [(name: String, p50: Double)]
+        {
+            rows.filter { $0.rollup.counters.requests >= UInt64(minRequests) && figure($0.rollup.performance).count > 0 }
+                .map { ($0.name, figure($0.rollup.performance).p50) }
+        }
+        // Ties go to the name that sorts first, so the result does not depend on hash order.
+        func lowest(_ rows: [(name: String, p50: Double)]) -> String? {
+            rows.min { $0.p50 != $1.p50 ? $0.p50 < $1.p50 : $0.name < $1.name }?.name
+        }
+        func highest(_ rows: [(name: String, p50: Double)]) -> String? {
+            rows.min { $0.p50 != $1.p50 ? $0.p50 > $1.p50 : $0.name < $1.name }?.name
+        }
+        let providerLatency = eligible(providers, \.latencyMs)
+        let modelLatency = eligible(models, \.latencyMs)
+        let modelThroughput = eligible(models, \.throughputTPS)
+        report.fastestProvider = lowest(providerLatency)
+        report.fastestModel = lowest(modelLatency)
+        report.slowestModel = highest(modelLatency)
+        report.highestThroughputModel = highest(modelThroughput)
+        report.lowestThroughputModel = lowest(modelThroughput)
+        if let fastest = bucket.fastest {
+            report.fastestRequest = RequestHighlight(
+                requestID: fastest.requestID, model: counters.modelNames[Int(fastest.model)],
+                provider: counters.providerNames[Int(fastest.provider)], latencyMs: fastest.latencyMs)
+        }
+        if let slowest = bucket.slowest {
+            report.slowestRequest = RequestHighlight(
+                requestID: slowest.requestID, model: counters.modelNames[Int(slowest.model)],
+                provider: counters.providerNames[Int(slowest.provider)], latencyMs: slowest.latencyMs)
+        }
+        return report
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+
+/// Why a command could not run: a bad configuration or usage (exit 2) or an I/O failure (exit 1).
+public struct CommandError: Error, CustomStringConvertible, Sendable {
+    public var exitCode: Int32
+    public var message: String
+
+    public init(exitCode: Int32, message: String) {
+        self.exitCode = exitCode
+        self.message = message
+    }
+
+    public static func usage(_ message: String) -> CommandError { CommandError(exitCode: 2, message: message) }
+    public static func io(_ message: String) -> CommandError { CommandError(exitCode: 1, message: message) }
+
+    public var description: String { message }
+}
+
+/// `tokentally replay`: one pass over given files into a fresh set of snapshots.
+public struct ReplayJob {
+    /// One file to read, with how to read it.
+    public struct Source: Sendable {
+        public var path: String
+        public var format: String
+        public var redaction: KeyRedaction
+    }
+
+    public let configuration: Configuration
+    public let sources: [Source]
+    public let opener: LogFileOpener
+    public let logger: Logger
+    public let clock: @Sendable () -> Int64
+
+    /// Validates everything before reading anything: the time zone, the formats, the secret
+    /// pattern and that every path exists. Paths are files (`-` for standard input) or
+    /// directories (their rotated sets, oldest first); with no paths, the configured inputs'
+    /// globs are read.
+    public init(
+        configuration: Configuration, paths: [String], format: String?, opener: LogFileOpener, logger: Logger,
+        clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+    ) throws(CommandError) {
+        self.configuration = configuration
+        self.opener = opener
+        self.logger = logger
+        self.clock = clock
+        if let format, configuration.mapping(forFormat: format) == nil {
+            let known = (FormatPreset.allCases.map(\.rawValue) + configuration.formats.keys.sorted())
+            throw .usage(
+                "--format: unknown format \"\(format)\"; use one of \(known.joined(separator: ", ")) or define it under formats: in the config"
+            )
+        }
+        var sources: [Source] = []
+        if paths.isEmpty {
+            guard !configuration.inputs.isEmpty else {
+                throw .usage("replay: no paths given and no inputs configured; name files or directories to read")
+            }
+            for input in configuration.inputs {
+                let matches = FileGlob.expand(input.path)
+                guard !matches.isEmpty else {
+                    throw .io("\(input.path): no file matches this input; check the path in inputs:")
+                }
+                for set in RotatedFileSet.group(matches) {
+                    for path in set.paths {
+                        sources.append(Source(path: path, format: format ?? input.format, redaction: input.redactKeys))
+                    }
+                }
+            }
+        } else {
+            let defaultInput = configuration.inputs.first
+            let chosenFormat = format ?? defaultInput?.format ?? FormatPreset.tokentally.rawValue
+            let redaction = defaultInput?.redactKeys ?? .auto
+            for path in paths {
+                if path == "-" {
+                    sources.append(Source(path: path, format: chosenFormat, redaction: redaction))
+                    continue
+                }
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                    throw .io("\(path): no such file or directory; check the path")
+                }
+                if isDirectory.boolValue {
+                    let sets: [RotatedFileSet]
+                    do { sets = try RotatedFileSet.discover(inDirectory: path) } catch { throw .io(error.description) }
+                    for set in sets {
+                        for file in set.paths {
+                            sources.append(Source(path: file, format: chosenFormat, redaction: redaction))
+                        }
+                    }
+                } else {
+                    sources.append(Source(path: path, format: chosenFormat, redaction: redaction))
+                }
+            }
+        }
+        self.sources = sources
+    }
+
+    /// What a replay did.
+    public struct Summary: Sendable {
+        public var status: IngestStatus
+        public var bucketsWritten: Int
+        public var seconds: Double
+    }
+
+    /// Reads every source in order, then writes the snapshots.
+    public func run() throws(CommandError) -> Summary {
+        let started = Date()
+        guard let calendar = BucketCalendar(timeZoneIdentifier: configuration.timezone) else {
+            throw .usage("timezone: unknown time zone \"\(configuration.timezone)\"; use an IANA name such as UTC or Europe/Berlin")
+        }
+        let redactor: KeyRedactor
+        do { redactor = try KeyRedactor(secretPattern: configuration.secretPattern) } catch {
+            throw .usage("secret_pattern: \(error)")
+        }
+        let writer: SnapshotWriter
+        do {
+            writer = try SnapshotWriter(directory: configuration.snapshot.directory, fileMode: configuration.snapshot.fileMode)
+        } catch { throw .io("\(error)") }
+
+        var mappings: [String: FieldMapping] = configuration.formats
+        for preset in FormatPreset.allCases { mappings[preset.rawValue] = preset.mapping }
+        let counters = UsageCounters(
+            calendar: calendar, retention: configuration.retention, maxSeries: configuration.limits.maxSeries,
+            redactor: redactor)
+        let ingestor = LogIngestor(
+            counters: counters, mappings: mappings, maxLineBytes: configuration.limits.maxLineBytes, logger: logger)
+
+        var files: [FileStatus] = []
+        for source in sources {
+            do {
+                let opened = try opener.open(source.path)
+                let identity = opened.file.identity
+                let outcome = try ingestor.ingest(
+                    opened.content, displayPath: source.path, format: source.format, redaction: source.redaction)
+                files.append(
+                    FileStatus(
+                        path: source.path, device: identity?.device, inode: identity?.inode, fingerprint: nil,
+                        compressed: opened.isGzip, offset: outcome.contentOffset, lagBytes: 0, finished: true,
+                        damage: outcome.damage))
+            } catch let error as FileReadError {
+                throw .io(error.description)
+            } catch {
+                throw .io("\(source.path): \(error)")
+            }
+        }
+
+        let elapsed = Date().timeIntervalSince(started)
+        var status = IngestStatus()
+        status.linesRead = ingestor.linesRead
+        status.linesCounted = counters.recordsCounted
+        status.linesEmpty = ingestor.linesEmpty
+        status.rejected = ingestor.rejectedByCode
+        status.lateDropped = [.day: counters.lateDropped[0], .week: counters.lateDropped[1], .month: counters.lateDropped[2]]
+        status.overflowRecords = counters.overflowRecords
+        status.seriesLimit = counters.maxSeries
+        status.seriesCount = counters.seriesCount
+        status.linesPerSecond = elapsed > 0 ? Double(ingestor.linesRead) / elapsed : nil
+        status.files = files
+
+        let publisher = SnapshotPublisher(
+            writer: writer, host: configuration.host ?? HostName.current, timezone: configuration.timezone,
+            minRequests: configuration.highlights.minRequests)
+        let written: Int
+        do { written = try publisher.publish(counters, status: status, now: clock()) } catch {
+            throw .io("writing snapshots to \(configuration.snapshot.directory) failed: \(error)")
+        }
+        return Summary(status: status, bucketsWritten: written, seconds: Date().timeIntervalSince(started))
+    }
+}
+
+/// The machine's host name, for snapshots.
+public enum HostName {
+    public static var current: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        return String(cString: buffer)
+    }
+}

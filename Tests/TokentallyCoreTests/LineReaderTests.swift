@@ -1,0 +1,69 @@
+import Testing
+
+@testable import TokentallyCore
+
+/// A byte source that hands out its bytes in chunks of chosen sizes.
+private final class ChunkedSource: ByteSource {
+    let bytes: [UInt8]
+    let chunk: Int
+    var offset = 0
+    var damage: String? { nil }
+
+    init(_ bytes: [UInt8], chunk: Int) {
+        self.bytes = bytes
+        self.chunk = chunk
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(FileReadError) -> Int {
+        let n = min(chunk, buffer.count, bytes.count - offset)
+        for i in 0..<n { buffer[i] = bytes[offset + i] }
+        offset += n
+        return n
+    }
+}
+
+private enum Seen: Equatable {
+    case line(String)
+    case tooLong(Int)
+}
+
+private func lines(_ text: [UInt8], chunk: Int, max: Int = 64, readSize: Int = 16) throws -> [Seen] {
+    var reader = LineReader(maxLineBytes: max, readSize: readSize)
+    var seen: [Seen] = []
+    let collect: (LineEvent, UInt64) -> Void = { event, _ in
+        switch event {
+        case .line(let bytes): seen.append(.line(String(decoding: bytes, as: UTF8.self)))
+        case .tooLong(let n): seen.append(.tooLong(n))
+        }
+    }
+    try reader.read(from: ChunkedSource(text, chunk: chunk), collect)
+    reader.finish(collect)
+    return seen
+}
+
+@Suite struct LineReaderTests {
+    @Test(arguments: [1, 2, 3, 7, 16])
+    func linesSplitAtAnyByteComeOutWhole(chunk: Int) throws {
+        let text = Array("alpha\nbeta\r\n\ngamma delta\nlast".utf8)
+        #expect(try lines(text, chunk: chunk) == [.line("alpha"), .line("beta"), .line(""), .line("gamma delta"), .line("last")])
+    }
+
+    @Test(arguments: [1, 5, 16])
+    func overLongLinesAreSkippedToTheirEnd(chunk: Int) throws {
+        // The long line holds what looks like JSON lines but no newline: none may come out.
+        let long = String(repeating: "{\"a\":1}", count: 40)
+        let text = Array("ok1\n\(long)\nok2\n".utf8)
+        let seen = try lines(text, chunk: chunk, max: 32)
+        #expect(seen == [.line("ok1"), .tooLong(long.utf8.count), .line("ok2")])
+    }
+
+    @Test func committedOffsetStopsAtTheLastNewline() throws {
+        var reader = LineReader(maxLineBytes: 64, readSize: 8)
+        let source = ChunkedSource(Array("one\ntwo\nthr".utf8), chunk: 5)
+        var count = 0
+        try reader.read(from: source) { _, _ in count += 1 }
+        #expect(count == 2)
+        #expect(reader.committedOffset == 8)
+        #expect(reader.pendingBytes == 3)
+    }
+}
