@@ -1,8 +1,162 @@
 import ArgumentParser
+import Foundation
+import Logging
 import TokentallyCore
 import TokentallyNative
 
 @main
 struct Tokentally: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tokentally", abstract: "LLM gateway usage analytics")
+    static let configuration = CommandConfiguration(
+        commandName: "tokentally",
+        abstract: "Usage analytics from LLM gateway request logs.",
+        subcommands: [Replay.self, Generate.self, CheckConfig.self]
+    )
+}
+
+/// Exits after printing the error's one line, the way every command fails: status 2 for bad
+/// usage or configuration, 1 for I/O and runtime errors.
+func fail(_ error: any Error) -> Never {
+    let commandError = error as? CommandError ?? .io("\(error)")
+    FileHandle.standardError.write(Data(("tokentally: " + commandError.message + "\n").utf8))
+    exit(commandError.exitCode)
+}
+
+/// Loads the configuration file (or the defaults), with environment overrides, or exits 2.
+func loadConfiguration(_ path: String?) -> Configuration {
+    do {
+        if let path {
+            return try ConfigurationLoader.load(file: path, environment: ProcessInfo.processInfo.environment)
+        }
+        return try ConfigurationLoader.load(
+            yaml: "", file: "(defaults)", environment: ProcessInfo.processInfo.environment)
+    } catch {
+        fail(CommandError.usage("\(error)"))
+    }
+}
+
+func bootstrapLogging() {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = .info
+        return handler
+    }
+}
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read log files once and write their snapshots.",
+        discussion: """
+            Files may be plain or gzip (detected by content). A directory means its rotated sets, \
+            oldest first; - means standard input. With no PATH, the configured inputs are read.
+            """)
+
+    @Option(help: "The configuration file (default: built-in defaults).")
+    var config: String?
+
+    @Option(help: "Log format: tokentally, litellm, zenmux, or a format defined in the config.")
+    var format: String?
+
+    @Option(help: "IANA time zone for day, week and month boundaries.")
+    var timezone: String?
+
+    @Option(name: .customLong("snapshot-dir"), help: "Where to write the snapshot files.")
+    var snapshotDir: String?
+
+    @Flag(name: .customLong("no-journal"), help: "Do not write journal entries.")
+    var noJournal = false
+
+    @Argument(help: "Files or directories to read, oldest first.")
+    var paths: [String] = []
+
+    func run() throws {
+        bootstrapLogging()
+        var configuration = loadConfiguration(config)
+        if let timezone { configuration.timezone = timezone }
+        if let snapshotDir { configuration.snapshot.directory = snapshotDir }
+        if noJournal { configuration.journal.enabled = false }
+        do {
+            let job = try ReplayJob(
+                configuration: configuration, paths: paths, format: format,
+                opener: LogFileOpener(gunzip: GzipByteSource.factory),
+                logger: Logger(label: "tokentally.replay"))
+            let summary = try job.run()
+            let status = summary.status
+            let rejected = status.rejected.values.reduce(0, +)
+            print(
+                "replayed \(status.linesRead) lines from \(status.files.count) files: \(status.linesCounted) counted, "
+                    + "\(rejected) rejected, \(status.linesEmpty) empty, in \(String(format: "%.2f", summary.seconds)) s "
+                    + "(\(Int(status.linesPerSecond ?? 0)) lines/s); wrote \(summary.bucketsWritten) bucket files "
+                    + "to \(configuration.snapshot.directory)")
+        } catch {
+            fail(error)
+        }
+    }
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate a configuration file and print the effective settings.")
+
+    @Option(help: "The configuration file.")
+    var config: String = "/etc/tokentally/tokentally.yaml"
+
+    func run() throws {
+        let configuration = loadConfiguration(config)
+        print(ConfigurationLoader.effectiveSettingsText(configuration), terminator: "")
+    }
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a realistic, deterministic rotated set of sample gateway logs.")
+
+    @Option(help: "The directory to write into (created if missing).")
+    var out: String
+
+    @Option(help: "How many lines in all.")
+    var lines: Int = 100_000
+
+    @Option(help: "How many days the lines span, ending 2026-11-28.")
+    var days: Int = 7
+
+    @Option(help: "How many files in the rotated set.")
+    var files: Int = 4
+
+    @Option(help: "How many distinct API keys.")
+    var keys: Int = 200
+
+    @Option(help: "Random seed; the same seed writes the same bytes.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Log format: tokentally, litellm or zenmux.")
+    var format: String = "tokentally"
+
+    func validate() throws {
+        guard lines >= 0 else { throw ValidationError("--lines must be 0 or more") }
+        guard days >= 1 else { throw ValidationError("--days must be at least 1") }
+        guard files >= 1 else { throw ValidationError("--files must be at least 1") }
+        guard keys >= 1 else { throw ValidationError("--keys must be at least 1") }
+        guard FormatPreset(rawValue: format) != nil else {
+            throw ValidationError("--format must be tokentally, litellm or zenmux")
+        }
+    }
+
+    func run() throws {
+        var options = SampleLogOptions()
+        options.lines = lines
+        options.days = days
+        options.files = files
+        options.keys = keys
+        options.seed = seed
+        options.format = FormatPreset(rawValue: format)!
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let summary = try SampleLogGenerator(options: options).write(into: out) { path, gzip in
+                gzip ? try GzipFileSink(path: path) as any LogFileSink : try PlainFileSink(path: path)
+            }
+            print("wrote \(summary.totalLines) lines in \(summary.files.count) files to \(out)")
+        } catch {
+            fail(CommandError.io("generate: \(error)"))
+        }
+    }
 }
