@@ -7,7 +7,12 @@ import TokentallyCore
 /// before that point is still returned, so the lines before the damage are counted.
 public final class GzipByteSource: ByteSource {
     private let compressed: FileByteSource
-    private var stream = z_stream()
+    /// Heap-allocated: zlib keeps the stream's address and checks it never moves.
+    private let streamPointer: UnsafeMutablePointer<z_stream>
+    private var stream: z_stream {
+        get { streamPointer.pointee }
+        _modify { yield &streamPointer.pointee }
+    }
     private var input: UnsafeMutableRawBufferPointer
     private var inputEnd = false
     private var memberEnded = false
@@ -24,17 +29,21 @@ public final class GzipByteSource: ByteSource {
     public init(compressed: FileByteSource, inputBufferSize: Int = 256 * 1024) throws(FileReadError) {
         self.compressed = compressed
         self.input = .allocate(byteCount: inputBufferSize, alignment: 16)
+        self.streamPointer = .allocate(capacity: 1)
+        streamPointer.initialize(to: z_stream())
         // 15 + 32: a 32 KiB window and automatic gzip/zlib header detection.
-        let status = CZlib_inflateInit2(&stream, 15 + 32)
+        let status = CZlib_inflateInit2(streamPointer, 15 + 32)
         guard status == Z_OK else {
             input.deallocate()
+            streamPointer.deallocate()
             throw FileReadError(
                 code: .decompressorFailed, path: compressed.path, message: "zlib could not start (code \(status))")
         }
     }
 
     deinit {
-        inflateEnd(&stream)
+        inflateEnd(streamPointer)
+        streamPointer.deallocate()
         input.deallocate()
     }
 
@@ -73,7 +82,7 @@ public final class GzipByteSource: ByteSource {
                     finished = true
                     break
                 }
-                inflateReset(&stream)
+                inflateReset(streamPointer)
                 memberEnded = false
             }
             if stream.avail_in == 0 && inputEnd {
@@ -81,7 +90,7 @@ public final class GzipByteSource: ByteSource {
                 finished = true
                 break
             }
-            let status = inflate(&stream, Z_NO_FLUSH)
+            let status = inflate(streamPointer, Z_NO_FLUSH)
             switch status {
             case Z_OK:
                 continue
