@@ -1,16 +1,43 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ServiceLifecycle
 import TokentallyCore
 import TokentallyNative
 
 @main
-struct Tokentally: ParsableCommand {
+struct Tokentally: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokentally",
         abstract: "Usage analytics from LLM gateway request logs.",
-        subcommands: [Replay.self, Generate.self, CheckConfig.self]
+        subcommands: [Run.self, Replay.self, Generate.self, CheckConfig.self]
     )
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Follow the configured logs, keep the counters and write snapshots until SIGTERM.")
+
+    @Option(help: "The configuration file.")
+    var config: String = "/etc/tokentally/tokentally.yaml"
+
+    func run() async throws {
+        bootstrapLogging()
+        let configuration = loadConfiguration(config)
+        let logger = Logger(label: "tokentally")
+        let daemon: (group: ServiceGroup, loop: FollowLoop)
+        do {
+            daemon = try buildDaemon(
+                configuration: configuration, opener: LogFileOpener(gunzip: GzipByteSource.factory), logger: logger)
+        } catch {
+            fail(error)
+        }
+        do {
+            try await daemon.group.run()
+        } catch {
+            fail(CommandError.io("\(error)"))
+        }
+    }
 }
 
 /// Exits after printing the error's one line, the way every command fails: status 2 for bad

@@ -10,13 +10,13 @@ final class BucketAccumulator {
     private(set) var cellSeries: [Int32] = []
     var cells: [CounterValues] = []
 
-    private(set) var total = PerformanceAccumulator()
-    private(set) var byModel: [PerformanceAccumulator] = []
-    private(set) var byProvider: [PerformanceAccumulator] = []
-    private(set) var byPair: [PerformanceAccumulator] = []
+    fileprivate(set) var total = PerformanceAccumulator()
+    fileprivate(set) var byModel: [PerformanceAccumulator] = []
+    fileprivate(set) var byProvider: [PerformanceAccumulator] = []
+    fileprivate(set) var byPair: [PerformanceAccumulator] = []
 
-    private(set) var fastest: (latencyMs: Double, requestID: String?, model: Int32, provider: Int32)?
-    private(set) var slowest: (latencyMs: Double, requestID: String?, model: Int32, provider: Int32)?
+    fileprivate(set) var fastest: (latencyMs: Double, requestID: String?, model: Int32, provider: Int32)?
+    fileprivate(set) var slowest: (latencyMs: Double, requestID: String?, model: Int32, provider: Int32)?
 
     init(period: Period, ordinal: Int32) {
         self.period = period
@@ -169,5 +169,124 @@ struct BucketReportBuilder {
                 provider: counters.providerNames[Int(slowest.provider)], latencyMs: slowest.latencyMs)
         }
         return report
+    }
+}
+
+// MARK: - State
+
+extension CounterValues {
+    func encode(into writer: inout StateWriter) {
+        for value in [
+            requests, succeeded, failed, inputTokens, outputTokens, cachedTokens, cacheWriteTokens, reasoningTokens,
+            webSearchRequests, webSearchCalls, webSearchInputTokens, webSearchOutputTokens,
+        ] { writer.write(value) }
+        writer.write(costNanoUSD)
+        writer.write(latencySumMs)
+        writer.write(latencyCount)
+    }
+
+    static func decode(from reader: inout StateReader) throws(StateDecodingError) -> CounterValues {
+        var v = CounterValues()
+        v.requests = try reader.read(UInt64.self)
+        v.succeeded = try reader.read(UInt64.self)
+        v.failed = try reader.read(UInt64.self)
+        v.inputTokens = try reader.read(UInt64.self)
+        v.outputTokens = try reader.read(UInt64.self)
+        v.cachedTokens = try reader.read(UInt64.self)
+        v.cacheWriteTokens = try reader.read(UInt64.self)
+        v.reasoningTokens = try reader.read(UInt64.self)
+        v.webSearchRequests = try reader.read(UInt64.self)
+        v.webSearchCalls = try reader.read(UInt64.self)
+        v.webSearchInputTokens = try reader.read(UInt64.self)
+        v.webSearchOutputTokens = try reader.read(UInt64.self)
+        v.costNanoUSD = try reader.read(Int64.self)
+        v.latencySumMs = try reader.readDouble()
+        v.latencyCount = try reader.read(UInt64.self)
+        return v
+    }
+}
+
+extension PerformanceAccumulator {
+    func encode(into writer: inout StateWriter) {
+        latency.encode(into: &writer)
+        ttft.encode(into: &writer)
+        throughput.encode(into: &writer)
+        writer.write(throughputOutputTokens)
+        writer.write(throughputGenerationSeconds)
+    }
+
+    static func decode(from reader: inout StateReader) throws(StateDecodingError) -> PerformanceAccumulator {
+        var accumulator = PerformanceAccumulator()
+        accumulator.latency = try QuantileSketch.decode(from: &reader)
+        accumulator.ttft = try QuantileSketch.decode(from: &reader)
+        accumulator.throughput = try QuantileSketch.decode(from: &reader)
+        accumulator.throughputOutputTokens = try reader.read(UInt64.self)
+        accumulator.throughputGenerationSeconds = try reader.readDouble()
+        return accumulator
+    }
+}
+
+extension BucketAccumulator {
+    func encode(into writer: inout StateWriter) {
+        writer.write(UInt8(period.ordinal))
+        writer.write(ordinal)
+        writer.write(UInt32(cells.count))
+        for (index, series) in cellSeries.enumerated() {
+            writer.write(series)
+            cells[index].encode(into: &writer)
+        }
+        total.encode(into: &writer)
+        for group in [byModel, byProvider, byPair] {
+            writer.write(UInt32(group.count))
+            for accumulator in group { accumulator.encode(into: &writer) }
+        }
+        for request in [fastest, slowest] {
+            writer.write(request != nil)
+            if let request {
+                writer.write(request.latencyMs)
+                writer.write(request.requestID != nil)
+                if let id = request.requestID { writer.write(id) }
+                writer.write(request.model)
+                writer.write(request.provider)
+            }
+        }
+    }
+
+    static func decode(from reader: inout StateReader, seriesCount: Int) throws(StateDecodingError) -> BucketAccumulator {
+        let periodIndex = Int(try reader.readUInt8())
+        guard periodIndex < Period.allCases.count else { throw StateDecodingError("bad period \(periodIndex)") }
+        let bucket = BucketAccumulator(period: Period.allCases[periodIndex], ordinal: try reader.read(Int32.self))
+        let cellCount = try reader.readCount(minimumItemSize: 124)
+        for _ in 0..<cellCount {
+            let series = try reader.read(Int32.self)
+            guard series >= 0, Int(series) < seriesCount else { throw StateDecodingError("bad series id \(series)") }
+            let cell = bucket.cell(for: series)
+            bucket.cells[cell] = try CounterValues.decode(from: &reader)
+        }
+        bucket.total = try PerformanceAccumulator.decode(from: &reader)
+        var groups: [[PerformanceAccumulator]] = []
+        for _ in 0..<3 {
+            let count = try reader.readCount(minimumItemSize: 16)
+            var group: [PerformanceAccumulator] = []
+            for _ in 0..<count { group.append(try PerformanceAccumulator.decode(from: &reader)) }
+            groups.append(group)
+        }
+        bucket.byModel = groups[0]
+        bucket.byProvider = groups[1]
+        bucket.byPair = groups[2]
+        var requests: [(latencyMs: Double, requestID: String?, model: Int32, provider: Int32)?] = []
+        for _ in 0..<2 {
+            guard try reader.readBool() else {
+                requests.append(nil)
+                continue
+            }
+            let latency = try reader.readDouble()
+            let id: String? = try reader.readBool() ? try reader.readString() : nil
+            requests.append((latency, id, try reader.read(Int32.self), try reader.read(Int32.self)))
+        }
+        bucket.fastest = requests[0]
+        bucket.slowest = requests[1]
+        bucket.dirty = false
+        return bucket
     }
 }

@@ -220,3 +220,29 @@ public struct QuantileSketch: Sendable {
         offset = Int32(newLow)
     }
 }
+
+extension QuantileSketch {
+    /// Writes the sketch exactly, for the daemon's state commit.
+    func encode(into writer: inout StateWriter) {
+        writer.write(count)
+        writer.write(sum)
+        writer.write(min)
+        writer.write(max)
+        writer.write(zeroCount)
+        writer.write(offset)
+        writer.write(counts)
+    }
+
+    /// Reads a sketch written by `encode`.
+    static func decode(from reader: inout StateReader) throws(StateDecodingError) -> QuantileSketch {
+        var sketch = QuantileSketch()
+        sketch.count = try reader.read(UInt64.self)
+        sketch.sum = try reader.readDouble()
+        sketch.min = try reader.readDouble()
+        sketch.max = try reader.readDouble()
+        sketch.zeroCount = try reader.read(UInt64.self)
+        sketch.offset = try reader.read(Int32.self)
+        sketch.counts = try reader.readUInt32Array()
+        return sketch
+    }
+}

@@ -34,7 +34,7 @@ public final class UsageCounters {
     private(set) var seriesDimensions: [(key: Int32, model: Int32, provider: Int32, pair: Int32)] = []
     private var pairByModelProvider: [Int64: Int32] = [:]
     private(set) var pairs: [(model: Int32, provider: Int32)] = []
-    private var overflowSeries: Int32? = nil
+    fileprivate var overflowSeries: Int32? = nil
 
     // Buckets by period (index = Period ordinal) and ordinal.
     private var buckets: [[Int32: BucketAccumulator]] = [[:], [:], [:]]
@@ -236,6 +236,13 @@ public final class UsageCounters {
         buckets[period.ordinal].keys.sorted()
     }
 
+    /// The oldest bucket ordinal that retention keeps, or nil before the first event.
+    public func oldestRetainedOrdinal(_ period: Period) -> Int32? {
+        let newest = newestOrdinal[period.ordinal]
+        guard newest != .min else { return nil }
+        return newest - Int32(retentionCount(period.ordinal)) + 1
+    }
+
     /// Retained bucket ordinals that changed since `markClean` was last called.
     public func dirtyBucketOrdinals(_ period: Period) -> [Int32] {
         buckets[period.ordinal].values.filter(\.dirty).map(\.ordinal).sorted()
@@ -303,5 +310,95 @@ extension CounterValues {
             latencySumMs += record.latencyMs
             latencyCount &+= 1
         }
+    }
+}
+
+// MARK: - State
+
+extension UsageCounters {
+    /// Writes every counter, sketch and dimension name, for the daemon's state commit. Raw API
+    /// keys are not written: only their redacted names are, and a raw key seen again after a
+    /// restart is redacted again to the same name.
+    public func encode(into writer: inout StateWriter) {
+        writer.write(calendar.timeZoneIdentifier)
+        for names in [keyNames, modelNames, providerNames] {
+            writer.write(UInt32(names.count))
+            for name in names { writer.write(name) }
+        }
+        writer.write(UInt32(seriesDimensions.count))
+        for series in seriesDimensions {
+            writer.write(series.key)
+            writer.write(series.model)
+            writer.write(series.provider)
+        }
+        writer.write(overflowSeries ?? -1)
+        for period in 0..<3 {
+            writer.write(newestOrdinal[period])
+            writer.write(lateDropped[period])
+            writer.write(UInt32(buckets[period].count))
+            for ordinal in buckets[period].keys.sorted() { buckets[period][ordinal]!.encode(into: &writer) }
+        }
+        writer.write(overflowRecords)
+        writer.write(recordsCounted)
+    }
+
+    /// Replaces the (empty) counters with ones written by `encode`. The time zone must be the
+    /// one the counters were made in, since buckets are calendar periods of that zone.
+    public func restore(from reader: inout StateReader) throws(StateDecodingError) {
+        let zone = try reader.readString()
+        guard zone == calendar.timeZoneIdentifier else {
+            throw StateDecodingError(
+                "the state was counted in time zone \(zone), but the configuration says \(calendar.timeZoneIdentifier)")
+        }
+        var lists: [[String]] = []
+        for _ in 0..<3 {
+            let count = try reader.readCount(minimumItemSize: 4)
+            var names: [String] = []
+            names.reserveCapacity(count)
+            for _ in 0..<count { names.append(try reader.readString()) }
+            lists.append(names)
+        }
+        for name in lists[0] { _ = keyID(named: name) }
+        for name in lists[1] {
+            _ = name.utf8.withContiguousStorageIfAvailable { internModel(UnsafeRawBufferPointer($0)) }
+        }
+        for name in lists[2] {
+            _ = name.utf8.withContiguousStorageIfAvailable { internProvider(UnsafeRawBufferPointer($0)) }
+        }
+        guard keyNames.count == lists[0].count, modelNames.count == lists[1].count,
+            providerNames.count == lists[2].count
+        else { throw StateDecodingError("duplicate dimension names in the state") }
+        let seriesCount = try reader.readCount(minimumItemSize: 12)
+        for index in 0..<seriesCount {
+            let key = try reader.read(Int32.self)
+            let model = try reader.read(Int32.self)
+            let provider = try reader.read(Int32.self)
+            guard key >= 0, Int(key) < keyNames.count, model >= 0, Int(model) < modelNames.count, provider >= 0,
+                Int(provider) < providerNames.count
+            else { throw StateDecodingError("series \(index) names an unknown dimension") }
+            guard series(key: key, model: model, provider: provider) == Int32(index) else {
+                throw StateDecodingError("series \(index) is a duplicate")
+            }
+        }
+        let overflow = try reader.read(Int32.self)
+        overflowSeries = overflow >= 0 ? overflow : nil
+        for period in 0..<3 {
+            newestOrdinal[period] = try reader.read(Int32.self)
+            lateDropped[period] = try reader.read(UInt64.self)
+            let count = try reader.readCount(minimumItemSize: 16)
+            for _ in 0..<count {
+                let bucket = try BucketAccumulator.decode(from: &reader, seriesCount: seriesCount)
+                guard bucket.period.ordinal == period else { throw StateDecodingError("bucket under the wrong period") }
+                buckets[period][bucket.ordinal] = bucket
+            }
+        }
+        overflowRecords = try reader.read(UInt64.self)
+        recordsCounted = try reader.read(UInt64.self)
+    }
+
+    /// Marks every bucket as changed, so that the next snapshot rewrites them all (after a
+    /// restart, the snapshot files may be older than the restored counters).
+    public func markAllDirty() {
+        for period in 0..<3 { for bucket in buckets[period].values { bucket.dirty = true } }
     }
 }

@@ -106,6 +106,29 @@ public final class FileByteSource: ByteSource {
         return (UInt64(info.st_dev), UInt64(info.st_ino), UInt64(info.st_size))
     }
 
+    /// File status of the open descriptor: size, link count and modification time (seconds).
+    public func status() -> (size: UInt64, links: UInt64, modified: Int64)? {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return nil }
+        return (UInt64(info.st_size), UInt64(info.st_nlink), Int64(info.st_mtim.tv_sec))
+    }
+
+    /// Moves the read position (plain files only); drops any peeked bytes.
+    public func seek(to offset: UInt64) throws(FileReadError) {
+        peeked = []
+        peekedOffset = 0
+        guard lseek(descriptor, off_t(offset), SEEK_SET) >= 0 else {
+            throw FileReadError.fromErrno(errno, path: path, doing: "seeking in it")
+        }
+    }
+
+    /// Reads up to `count` bytes at `offset` without moving the read position.
+    public func bytes(at offset: UInt64, count: Int) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        let n = result.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, count, off_t(offset)) }
+        return n > 0 ? Array(result[..<n]) : []
+    }
+
     /// Reads up to `count` bytes without consuming them: they are returned again by `read`.
     public func peek(_ count: Int) throws(FileReadError) -> [UInt8] {
         let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 1)

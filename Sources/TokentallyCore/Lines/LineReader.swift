@@ -47,18 +47,31 @@ public struct LineReader: ~Copyable {
     /// Bytes of an unfinished last line held back (no newline yet).
     public var pendingBytes: Int { skippedBytes ?? (end - start) }
 
-    /// Reads `source` to its end, calling `body` for each line, in order. A final line without a
-    /// newline is held back, not handed out; call `finish` to hand it out as a line.
+    /// Reads `source` until it has nothing more (or `budget` bytes were read), calling `body`
+    /// for each complete line, in order. A last line without a newline is held back until its
+    /// newline arrives; call `finish` to hand it out when the file will not grow. Returns true
+    /// when the source had nothing more to give.
+    @discardableResult
     public mutating func read(
-        from source: any ByteSource, _ body: (LineEvent, _ lineNumber: UInt64) throws -> Void
-    ) throws {
-        while true {
+        from source: any ByteSource, budget: Int = .max, _ body: (LineEvent, _ lineNumber: UInt64) throws -> Void
+    ) throws -> Bool {
+        var spent = 0
+        while spent < budget {
             try makeRoomForRead()
             let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end..<(end + readSize)]))
-            if n == 0 { return }
+            if n == 0 { return true }
+            spent += n
             end += n
             try splitBufferedLines(body)
         }
+        return false
+    }
+
+    /// Starts over at `offset` of a file, as when resuming it after a restart: line numbers
+    /// are unknown (counted from there) and nothing is pending.
+    public mutating func reset(toOffset offset: UInt64) {
+        reset()
+        committedOffset = offset
     }
 
     /// Hands out a final line that has no newline (at the end of a file that will not grow),

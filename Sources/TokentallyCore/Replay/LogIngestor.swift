@@ -60,54 +60,119 @@ public final class LogIngestor {
     public func ingest(
         _ source: any ByteSource, displayPath: String, format: String, redaction: KeyRedaction
     ) throws -> FileOutcome {
-        guard let parser = parser(forFormat: format) else {
-            preconditionFailure("format \(format) was validated before reading")
-        }
         var reader = LineReader(maxLineBytes: maxLineBytes)
+        var progress = FileProgress(displayPath: displayPath, format: format, redaction: redaction)
         let readBefore = linesRead
         let rejectedBefore = linesRejected
-        var logged = 0
-        let counters = self.counters
-        func handle(_ event: LineEvent, lineNumber: UInt64) {
-            linesRead &+= 1
-            let rejection: Rejection
-            switch event {
-            case .tooLong(let length):
-                rejection = Rejection(.lineTooLong)
-                _ = length
-            case .line(let bytes):
-                switch parser.parse(bytes) {
-                case .accepted:
-                    counters.add(parser.record, redaction: redaction)
-                    return
-                case .empty:
-                    linesEmpty &+= 1
-                    return
-                case .rejected(let why):
-                    rejection = why
-                }
-            }
-            rejected[Int(rejection.reason.rawValue)] &+= 1
-            if logged < rejectLogLimit {
-                logged += 1
-                logger.warning(
-                    "rejected line",
-                    metadata: ["file": "\(displayPath)", "line": "\(lineNumber)", "reason": "\(rejection)"])
-            }
+        try consume(source, reader: &reader, progress: &progress)
+        finish(reader: &reader, progress: &progress, damage: source.damage)
+        return FileOutcome(
+            linesRead: linesRead - readBefore, linesRejected: linesRejected - rejectedBefore,
+            contentOffset: reader.committedOffset, damage: source.damage)
+    }
+
+    /// What the ingestor remembers of one file between reads.
+    public struct FileProgress: Sendable {
+        public var displayPath: String
+        public var format: String
+        public var redaction: KeyRedaction
+        /// Rejected lines of this file so far, and how many of them were logged.
+        public var rejected: UInt64 = 0
+        public var rejectsLogged = 0
+
+        public init(displayPath: String, format: String, redaction: KeyRedaction) {
+            self.displayPath = displayPath
+            self.format = format
+            self.redaction = redaction
         }
-        try reader.read(from: source) { event, lineNumber in handle(event, lineNumber: lineNumber) }
-        reader.finish { event, lineNumber in handle(event, lineNumber: lineNumber) }
-        let fileRejected = linesRejected - rejectedBefore
-        if fileRejected > UInt64(logged) {
+    }
+
+    /// Counts the complete lines `source` has now, up to about `budget` bytes; a partial last
+    /// line stays in `reader` until its newline arrives. Returns true when the source had
+    /// nothing more to give.
+    @discardableResult
+    public func consume(
+        _ source: any ByteSource, reader: inout LineReader, progress: inout FileProgress, budget: Int = .max
+    ) throws -> Bool {
+        guard let parser = parser(forFormat: progress.format) else {
+            preconditionFailure("format \(progress.format) was validated before reading")
+        }
+        let counters = self.counters
+        let redaction = progress.redaction
+        return try reader.read(from: source, budget: budget) { event, lineNumber in
+            handle(event, lineNumber: lineNumber, parser: parser, counters: counters, redaction: redaction, progress: &progress)
+        }
+    }
+
+    /// Counts a last line that has no newline (the file is complete), and logs a summary of the
+    /// file's rejects and damage.
+    public func finish(reader: inout LineReader, progress: inout FileProgress, damage: String?) {
+        guard let parser = parser(forFormat: progress.format) else { return }
+        let counters = self.counters
+        let redaction = progress.redaction
+        reader.finish { event, lineNumber in
+            handle(event, lineNumber: lineNumber, parser: parser, counters: counters, redaction: redaction, progress: &progress)
+        }
+        if progress.rejected > UInt64(progress.rejectsLogged) {
             logger.warning(
                 "more rejected lines not shown",
-                metadata: ["file": "\(displayPath)", "count": "\(fileRejected - UInt64(logged))"])
+                metadata: ["file": "\(progress.displayPath)", "count": "\(progress.rejected - UInt64(progress.rejectsLogged))"])
         }
-        if let damage = source.damage {
-            logger.warning("file damaged", metadata: ["file": "\(displayPath)", "damage": "\(damage)"])
+        if let damage {
+            logger.warning("file damaged", metadata: ["file": "\(progress.displayPath)", "damage": "\(damage)"])
         }
-        return FileOutcome(
-            linesRead: linesRead - readBefore, linesRejected: fileRejected, contentOffset: reader.committedOffset,
-            damage: source.damage)
+    }
+
+    @inline(__always)
+    private func handle(
+        _ event: LineEvent, lineNumber: UInt64, parser: RecordParser, counters: UsageCounters, redaction: KeyRedaction,
+        progress: inout FileProgress
+    ) {
+        linesRead &+= 1
+        let rejection: Rejection
+        switch event {
+        case .tooLong:
+            rejection = Rejection(.lineTooLong)
+        case .line(let bytes):
+            switch parser.parse(bytes) {
+            case .accepted:
+                counters.add(parser.record, redaction: redaction)
+                return
+            case .empty:
+                linesEmpty &+= 1
+                return
+            case .rejected(let why):
+                rejection = why
+            }
+        }
+        rejected[Int(rejection.reason.rawValue)] &+= 1
+        progress.rejected &+= 1
+        if progress.rejectsLogged < rejectLogLimit {
+            progress.rejectsLogged += 1
+            logger.warning(
+                "rejected line",
+                metadata: ["file": "\(progress.displayPath)", "line": "\(lineNumber)", "reason": "\(rejection)"])
+        }
+    }
+
+    // MARK: - State
+
+    /// Writes the line statistics, for the daemon's state commit.
+    public func encode(into writer: inout StateWriter) {
+        writer.write(linesRead)
+        writer.write(linesEmpty)
+        writer.write(UInt32(rejected.count))
+        for count in rejected { writer.write(count) }
+    }
+
+    /// Restores statistics written by `encode`.
+    public func restore(from reader: inout StateReader) throws(StateDecodingError) {
+        linesRead = try reader.read(UInt64.self)
+        linesEmpty = try reader.read(UInt64.self)
+        let count = try reader.readCount(minimumItemSize: 8)
+        for index in 0..<count {
+            let value = try reader.read(UInt64.self)
+            if index < rejected.count { rejected[index] = value }
+        }
     }
 }

@@ -1,15 +1,22 @@
+import Foundation
+
 /// Writes the counters' changed buckets and index.json, and deletes buckets out of retention.
 public struct SnapshotPublisher {
     public let writer: SnapshotWriter
     public let host: String
     public let timezone: String
     public let minRequests: Int
+    /// Whether bucket files the counters do not hold are deleted even inside the retention
+    /// window: yes for `replay` (its output is exactly one pass), no for the daemon (after its
+    /// state is rebuilt, older files it cannot recount are kept until they age out).
+    public let pruneUnknownBuckets: Bool
 
-    public init(writer: SnapshotWriter, host: String, timezone: String, minRequests: Int) {
+    public init(writer: SnapshotWriter, host: String, timezone: String, minRequests: Int, pruneUnknownBuckets: Bool = true) {
         self.writer = writer
         self.host = host
         self.timezone = timezone
         self.minRequests = minRequests
+        self.pruneUnknownBuckets = pruneUnknownBuckets
     }
 
     /// Writes every bucket changed since the last publish, then index.json (so a reader that
@@ -33,11 +40,25 @@ public struct SnapshotPublisher {
             let all = counters.bucketOrdinals(period).map { counters.calendar.label(period, ordinal: $0) }
             labels[period] = all
             retained[period] = Set(all)
+            if !pruneUnknownBuckets {
+                let oldestKept = counters.oldestRetainedOrdinal(period)
+                for label in existingLabels(period) {
+                    guard let ordinal = counters.calendar.ordinal(period, label: label) else { continue }
+                    if oldestKept == nil || ordinal >= oldestKept! { retained[period]!.insert(label) }
+                }
+            }
         }
         counters.markClean()
         try writer.write(
             IndexReport(generatedAtEpochSeconds: now, host: host, timezone: timezone, buckets: labels, status: status))
         _ = try writer.removeBuckets(except: retained)
         return written
+    }
+
+    /// Labels of the bucket files of a period that exist now.
+    private func existingLabels(_ period: Period) -> [String] {
+        let folder = writer.directory + "/" + period.rawValue
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }
     }
 }

@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The follow loop as a `Service`: it runs on a thread of its own (it sleeps in `poll(2)`,
+/// which must not block the concurrency pool) and stops on graceful shutdown or cancellation,
+/// after committing and writing a final snapshot.
+public struct IngestService: Service {
+    public let loop: FollowLoop
+
+    public init(loop: FollowLoop) {
+        self.loop = loop
+    }
+
+    public func run() async throws {
+        let loop = self.loop
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let thread = Thread {
+                        do {
+                            try loop.run()
+                            continuation.resume()
+                        } catch {
+                            continuation.resume(throwing: error)
+                        }
+                    }
+                    thread.name = "tokentally-ingest"
+                    thread.start()
+                }
+            } onGracefulShutdown: {
+                loop.requestStop()
+            }
+        } onCancel: {
+            loop.requestStop()
+        }
+    }
+}
+
+/// Builds the daemon: the follow loop, loaded from committed state, inside one `ServiceGroup`
+/// that stops gracefully on SIGTERM and SIGINT. Everything that can be wrong with the
+/// configuration, the inputs or the state is reported here, before anything is read.
+public func buildDaemon(
+    configuration: Configuration, opener: LogFileOpener, logger: Logger
+) throws(CommandError) -> (group: ServiceGroup, loop: FollowLoop) {
+    guard !configuration.inputs.isEmpty else {
+        throw .usage("inputs: no inputs configured; add at least one under inputs: (see config/tokentally.yaml)")
+    }
+    let loop = try FollowLoop(configuration: configuration, opener: opener, logger: logger)
+    let group = ServiceGroup(
+        configuration: .init(
+            services: [.init(service: IngestService(loop: loop))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+    return (group, loop)
+}

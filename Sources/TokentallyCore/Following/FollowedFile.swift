@@ -1,0 +1,62 @@
+/// A log file the daemon has open and is reading: the open descriptor, its content stream,
+/// the line reader holding any partial last line, and what is known of its identity.
+///
+/// A followed file is keyed by device and inode while it is open (a rename does not change
+/// it), and by its content fingerprint in the committed state (a restart, or its gzip copy).
+final class FollowedFile {
+    let file: FileByteSource
+    let content: any ByteSource
+    let isGzip: Bool
+    let device: UInt64
+    let inode: UInt64
+    let input: InputConfiguration
+    var path: String
+    var fingerprint: ContentFingerprint
+    var reader: LineReader
+    var progress: LogIngestor.FileProgress
+    /// Whether the path is the set's live file (`access.log`), which is never finished.
+    var isLive: Bool
+    /// Last size seen and when it last grew, to tell a rotated file that is still being
+    /// written from one that is done.
+    var lastSize: UInt64 = 0
+    var lastGrowth: Int64
+    /// Whether the last read reached the end of what the file had.
+    var atEnd = false
+
+    init(
+        file: FileByteSource, content: any ByteSource, isGzip: Bool, device: UInt64, inode: UInt64,
+        input: InputConfiguration, path: String, fingerprint: ContentFingerprint, maxLineBytes: Int, isLive: Bool,
+        now: Int64
+    ) {
+        self.file = file
+        self.content = content
+        self.isGzip = isGzip
+        self.device = device
+        self.inode = inode
+        self.input = input
+        self.path = path
+        self.fingerprint = fingerprint
+        self.reader = LineReader(maxLineBytes: maxLineBytes)
+        self.progress = LogIngestor.FileProgress(displayPath: path, format: input.format, redaction: input.redactKeys)
+        self.isLive = isLive
+        self.lastGrowth = now
+    }
+
+    /// The content offset counted so far (at a line boundary).
+    var offset: UInt64 { reader.committedOffset }
+
+    /// The bytes just before `offset`, hashed, for plain files (nil for gzip or at 0).
+    func tail() -> ContentFingerprint? {
+        guard !isGzip, offset > 0 else { return nil }
+        let length = Int(min(offset, 64))
+        let bytes = file.bytes(at: offset - UInt64(length), count: length)
+        guard bytes.count == length else { return nil }
+        return bytes.withUnsafeBytes { ContentFingerprint(prefix: $0) }
+    }
+
+    func record(finished: Bool, now: Int64, damage: String? = nil) -> FileRecord {
+        FileRecord(
+            fingerprint: fingerprint, offset: offset, tail: tail(), finished: finished, path: path, isGzip: isGzip,
+            device: device, inode: inode, lastSeen: now, damage: damage)
+    }
+}
