@@ -34,7 +34,6 @@ public final class UsageCounters {
     private(set) var seriesDimensions: [(key: Int32, model: Int32, provider: Int32, pair: Int32)] = []
     private var pairByModelProvider: [Int64: Int32] = [:]
     private(set) var pairs: [(model: Int32, provider: Int32)] = []
-    fileprivate var overflowSeries: Int32? = nil
 
     // Buckets by period (index = Period ordinal) and ordinal.
     private var buckets: [[Int32: BucketAccumulator]] = [[:], [:], [:]]
@@ -154,8 +153,7 @@ public final class UsageCounters {
     /// The slow path: a series not seen before (or one of its strings not seen before).
     private func newSeriesID(for record: GatewayRecord, mode: Int, redaction: KeyRedaction) -> Int32 {
         guard seriesDimensions.count < maxSeries || seriesDimensionsExist(record, mode: mode) else {
-            overflowRecords &+= 1
-            return overflowSeriesID()
+            return overflowSeriesID(for: record)
         }
         let rawCount = rawKeys[mode].count
         let raw = rawKeys[mode].intern(record.apiKey)
@@ -167,6 +165,29 @@ public final class UsageCounters {
         let model = internModel(record.model)
         let provider = internProvider(record.provider)
         return series(key: key, model: model, provider: provider)
+    }
+
+    /// Beyond `limits.max_series`, a new series is counted under the key `__overflow__`, with
+    /// its model and provider kept when they are already known (so per-model and per-provider
+    /// figures stay exact under a flood of junk keys) and folded into `__overflow__` too when
+    /// they are new (so junk models cannot grow memory either).
+    private func overflowSeriesID(for record: GatewayRecord) -> Int32 {
+        overflowRecords &+= 1
+        let name = Self.overflowName
+        let key = keyID(named: name)
+        let (overflowModel, overflowProvider) = name.utf8.withContiguousStorageIfAvailable { bytes in
+            let raw = UnsafeRawBufferPointer(bytes)
+            return (models.id(of: raw), providers.id(of: raw))
+        }!
+        let model = models.id(of: record.model) ?? overflowModel ?? overflowDimension(model: true)
+        let provider = providers.id(of: record.provider) ?? overflowProvider ?? overflowDimension(model: false)
+        return series(key: key, model: model, provider: provider)
+    }
+
+    private func overflowDimension(model: Bool) -> Int32 {
+        Self.overflowName.utf8.withContiguousStorageIfAvailable { bytes in
+            model ? internModel(UnsafeRawBufferPointer(bytes)) : internProvider(UnsafeRawBufferPointer(bytes))
+        }!
     }
 
     private func seriesDimensionsExist(_ record: GatewayRecord, mode: Int) -> Bool {
@@ -213,19 +234,6 @@ public final class UsageCounters {
         seriesDimensions.append((key, model, provider, pair))
         seriesByDimensions[dimensions] = id
         for period in 0..<3 { lastCell[period].append(0) }
-        return id
-    }
-
-    private func overflowSeriesID() -> Int32 {
-        if let overflowSeries { return overflowSeries }
-        let name = Self.overflowName
-        let key = keyID(named: name)
-        let (model, provider) = name.utf8.withContiguousStorageIfAvailable { bytes in
-            let raw = UnsafeRawBufferPointer(bytes)
-            return (internModel(raw), internProvider(raw))
-        }!
-        let id = series(key: key, model: model, provider: provider)
-        overflowSeries = id
         return id
     }
 
@@ -331,7 +339,6 @@ extension UsageCounters {
             writer.write(series.model)
             writer.write(series.provider)
         }
-        writer.write(overflowSeries ?? -1)
         for period in 0..<3 {
             writer.write(newestOrdinal[period])
             writer.write(lateDropped[period])
@@ -380,8 +387,6 @@ extension UsageCounters {
                 throw StateDecodingError("series \(index) is a duplicate")
             }
         }
-        let overflow = try reader.read(Int32.self)
-        overflowSeries = overflow >= 0 ? overflow : nil
         for period in 0..<3 {
             newestOrdinal[period] = try reader.read(Int32.self)
             lateDropped[period] = try reader.read(UInt64.self)

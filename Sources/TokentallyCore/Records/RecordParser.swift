@@ -322,13 +322,14 @@ public final class RecordParser {
         number(slot, field).map { number in number.map { $0.doubleValue() } }
     }
 
-    /// A time for a difference: a number in `unit`, or a timestamp string, in milliseconds.
-    private func timeMs(_ slot: Int, unit: TimeUnit, _ field: CanonicalField) -> Result<Double?, Rejection> {
+    /// A time for a difference, in the difference's unit: a number as written, or a timestamp
+    /// string converted to that unit. Subtracting before scaling keeps microsecond precision.
+    private func time(_ slot: Int, unit: TimeUnit, _ field: CanonicalField) -> Result<Double?, Rejection> {
         let value = scanner.values[slot]
-        if value.kind == .string {
-            if let seconds = withText(value, { Timestamp.parse(text: $0) }) ?? nil { return .success(seconds * 1000) }
+        if value.kind == .string, let seconds = withText(value, { Timestamp.parse(text: $0) }) ?? nil {
+            return .success(unit == .seconds ? seconds : seconds * 1000)
         }
-        return real(slot, field).map { v in v.map { unit == .seconds ? $0 * 1000 : $0 } }
+        return real(slot, field)
     }
 
     private func duration(_ field: CanonicalField) -> Result<Double, Rejection> {
@@ -349,9 +350,9 @@ public final class RecordParser {
             }
             result = .success(total)
         case .difference(let end, let start, let unit):
-            switch (timeMs(end, unit: unit, field), timeMs(start, unit: unit, field)) {
+            switch (time(end, unit: unit, field), time(start, unit: unit, field)) {
             case (.failure(let rejection), _), (_, .failure(let rejection)): return .failure(rejection)
-            case (.success(let e?), .success(let s?)): result = .success(e - s)
+            case (.success(let e?), .success(let s?)): result = .success(unit == .seconds ? (e - s) * 1000 : e - s)
             default: result = .success(nil)
             }
         }

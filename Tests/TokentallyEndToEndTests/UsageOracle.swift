@@ -1,0 +1,775 @@
+import Foundation
+
+// The oracle: an independent reading of gateway-log.md and snapshot.md that computes, from the
+// log lines alone, what every bucket file must say. It shares no code with tokentally; it is
+// deliberately plain (a JSON tree per line, Foundation's Calendar for buckets, Decimal for money)
+// so that its correctness can be read off the page.
+
+/// The calendar periods that snapshots bucket by.
+enum BucketPeriod: String, CaseIterable, Sendable {
+    case day, week, month
+}
+
+/// The log formats shipped with tokentally.
+enum LogFormat: String, CaseIterable, Sendable, CustomStringConvertible {
+    case tokentally, litellm, zenmux
+    var description: String { rawValue }
+}
+
+/// Why a line is rejected, as index.json's `status.rejected` names it.
+enum RejectReason: String, CaseIterable, Sendable, Error {
+    case invalidJSON = "invalid_json"
+    case notObject = "not_object"
+    case missingField = "missing_field"
+    case wrongType = "wrong_type"
+    case invalidTokenCount = "invalid_token_count"
+    case numberOutOfRange = "number_out_of_range"
+    case invalidTimestamp = "invalid_timestamp"
+    case lineTooLong = "line_too_long"
+    case invalidUTF8 = "invalid_utf8"
+    case nestingTooDeep = "nesting_too_deep"
+}
+
+/// One request as the oracle reads it from one line, in canonical terms.
+struct UsageRecord: Sendable {
+    var epochSeconds: Double
+    var requestID: String?
+    /// The key as it appears in the log (possibly a secret); see `KeyRedaction` for what is written.
+    var rawAPIKey: String
+    var model: String
+    var provider: String
+    var succeeded: Bool
+    var inputTokens: UInt64 = 0
+    var outputTokens: UInt64 = 0
+    var cachedTokens: UInt64 = 0
+    var cacheWriteTokens: UInt64 = 0
+    var reasoningTokens: UInt64 = 0
+    var webSearchCalls: UInt64 = 0
+    var latencyMs: Double?
+    var ttftMs: Double?
+    var generationMs: Double?
+    /// Exact cost in USD, rounded to whole nano-dollars (the unit tokentally sums in).
+    var costUSD: Decimal = 0
+    /// How far a duration may fairly be off, in ms: 0 where the log gives durations, 2 µs where
+    /// they are differences of epoch-second floats (LiteLLM), whose `Double`s are only that exact.
+    var durationSlackMs: Double = 0
+
+    /// Tokens per second of this request, where defined (gateway-log.md).
+    var throughputTPS: Double? {
+        guard outputTokens > 0, let generationMs, generationMs > 0 else { return nil }
+        return Double(outputTokens) / (generationMs / 1000)
+    }
+
+    /// The slack of `throughputTPS`: a generation time (a difference of two durations) off by
+    /// twice the duration slack moves the quotient by that relative amount.
+    var throughputSlack: Double {
+        guard let tps = throughputTPS, let generationMs, durationSlackMs > 0 else { return 0 }
+        return tps * 2 * durationSlackMs / max(generationMs - 2 * durationSlackMs, durationSlackMs)
+    }
+}
+
+/// What one line amounts to.
+enum LineOutcome {
+    case empty
+    case rejected(RejectReason)
+    case record(UsageRecord)
+}
+
+// MARK: - Reading one line
+
+/// Turns one line (without its line end) into a record or a reject reason, following the format's
+/// mapping as gateway-log.md's preset table states it.
+struct RecordInterpreter: Sendable {
+    var format: LogFormat
+    /// Deeper nesting than this is `nesting_too_deep`.
+    var maxDepth = 128
+
+    func interpret(_ line: some Collection<UInt8>) -> LineOutcome {
+        if line.isEmpty { return .empty }
+        let value: JSONValue
+        do {
+            value = try JSONReader.parse(line, maxDepth: maxDepth)
+        } catch .tooDeep {
+            return .rejected(.nestingTooDeep)
+        } catch {
+            return .rejected(.invalidJSON)
+        }
+        guard case .object = value else { return .rejected(.notObject) }
+        do {
+            switch format {
+            case .tokentally: return .record(try canonical(value))
+            case .litellm: return .record(try liteLLM(value))
+            case .zenmux: return .record(try zenMux(value))
+            }
+        } catch let reason as RejectReason {
+            return .rejected(reason)
+        } catch {
+            fatalError("unexpected error \(error)")
+        }
+    }
+
+    // MARK: formats
+
+    private func canonical(_ record: JSONValue) throws -> UsageRecord {
+        var result = UsageRecord(
+            epochSeconds: try Self.timestamp(record["ts"]),
+            requestID: record["request_id"]?.stringValue,
+            rawAPIKey: try Self.requiredText(record["api_key"]),
+            model: try Self.requiredText(record["model"]),
+            provider: try Self.requiredText(record["provider"]),
+            succeeded: Self.canonicalSuccess(record["status"])
+        )
+        result.inputTokens = try Self.tokens(record["input_tokens"])
+        result.outputTokens = try Self.tokens(record["output_tokens"])
+        result.cachedTokens = try Self.tokens(record["cached_tokens"])
+        result.cacheWriteTokens = try Self.tokens(record["cache_write_tokens"])
+        result.reasoningTokens = try Self.tokens(record["reasoning_tokens"])
+        result.webSearchCalls = try Self.tokens(record["web_search_calls"])
+        result.latencyMs = try Self.duration(record["latency_ms"])
+        result.ttftMs = try Self.duration(record["ttft_ms"])
+        result.generationMs = try Self.duration(record["generation_ms"])
+        result.costUSD = try Self.cost(record["cost_usd"])
+        Self.deriveGeneration(&result)
+        return result
+    }
+
+    private func liteLLM(_ record: JSONValue) throws -> UsageRecord {
+        let succeeded: Bool
+        switch record["status"] {
+        case nil, .null?: succeeded = true
+        case .string("success")?: succeeded = true
+        default: succeeded = false
+        }
+        var result = UsageRecord(
+            epochSeconds: try Self.timestamp(record["endTime"]),
+            requestID: record["id"]?.stringValue,
+            rawAPIKey: try Self.requiredText(record.value(at: ["metadata", "user_api_key_hash"])),
+            model: try Self.requiredText(record["model"]),
+            provider: try Self.requiredText(record["custom_llm_provider"]),
+            succeeded: succeeded
+        )
+        result.inputTokens = try Self.tokens(record["prompt_tokens"])
+        result.outputTokens = try Self.tokens(record["completion_tokens"])
+        result.cachedTokens = try Self.tokens(
+            record.value(at: ["metadata", "usage_object", "prompt_tokens_details", "cached_tokens"]))
+        result.reasoningTokens = try Self.tokens(
+            record.value(at: ["metadata", "usage_object", "completion_tokens_details", "reasoning_tokens"]))
+        result.latencyMs = try Self.secondsDifferenceMs(end: record["endTime"], start: record["startTime"])
+        if record["stream"] == .bool(true) {
+            result.ttftMs = try Self.secondsDifferenceMs(
+                end: record["completionStartTime"], start: record["startTime"])
+        }
+        result.costUSD = try Self.cost(record["response_cost"])
+        result.durationSlackMs = 0.002
+        Self.deriveGeneration(&result)
+        return result
+    }
+
+    private func zenMux(_ record: JSONValue) throws -> UsageRecord {
+        var result = UsageRecord(
+            epochSeconds: try Self.timestamp(record["createdAt"]),
+            requestID: record["generationId"]?.stringValue,
+            rawAPIKey: try Self.requiredText(record["apiKeyId"]),
+            model: try Self.requiredText(record["modelSlug"]),
+            provider: try Self.requiredText(record["providerSlug"]),
+            succeeded: record["cancelled"] != .bool(true)
+        )
+        result.inputTokens = try Self.tokens(record.value(at: ["nativeTokens", "prompt_tokens"]))
+        result.outputTokens = try Self.tokens(record.value(at: ["nativeTokens", "completion_tokens"]))
+        result.cachedTokens = try Self.tokens(
+            record.value(at: ["nativeTokens", "prompt_tokens_details", "cached_tokens"]))
+        result.cacheWriteTokens =
+            try Self.tokens(record.value(at: ["nativeFeeTokens", "input_cache_write_5_min"]))
+            + Self.tokens(record.value(at: ["nativeFeeTokens", "input_cache_write_1_h"]))
+        result.reasoningTokens = try Self.tokens(
+            record.value(at: ["nativeTokens", "completion_tokens_details", "reasoning_tokens"]))
+        // `latency` is the first-token latency and `generationTime` the rest, both in ms.
+        let firstToken = try Self.rawDuration(record["latency"])
+        let generation = try Self.rawDuration(record["generationTime"])
+        if firstToken != nil || generation != nil {
+            let sum = (firstToken ?? 0) + (generation ?? 0)
+            result.latencyMs = sum >= 0 ? sum : nil
+        }
+        result.ttftMs = firstToken.flatMap { $0 >= 0 ? $0 : nil }
+        result.generationMs = generation.flatMap { $0 >= 0 ? $0 : nil }
+        result.costUSD = try Self.cost(record["billAmount"])
+        Self.deriveGeneration(&result)
+        return result
+    }
+
+    /// Without a generation time: `latency - ttft` when both exist, else the latency.
+    private static func deriveGeneration(_ record: inout UsageRecord) {
+        guard record.generationMs == nil else { return }
+        if let latency = record.latencyMs, let ttft = record.ttftMs {
+            let generation = latency - ttft
+            record.generationMs = generation >= 0 ? generation : nil
+        } else {
+            record.generationMs = record.latencyMs
+        }
+    }
+
+    // MARK: fields
+
+    private static func requiredText(_ value: JSONValue?) throws -> String {
+        switch value {
+        case nil, .null?: throw RejectReason.missingField
+        case .string(let text)?:
+            if text.isEmpty { throw RejectReason.missingField }
+            return text
+        case .invalidUTF8String?: throw RejectReason.invalidUTF8
+        default: throw RejectReason.wrongType
+        }
+    }
+
+    /// Status of the canonical format: integer 2xx (a string of digits counts as its integer),
+    /// `true`, `"success"`, `"ok"` and absence are success; anything else is failure.
+    private static func canonicalSuccess(_ value: JSONValue?) -> Bool {
+        switch value {
+        case nil, .null?: return true
+        case .bool(let flag)?: return flag
+        case .number(let text)?:
+            guard let number = Decimal(string: text), isWhole(number) else { return false }
+            return number >= 200 && number <= 299
+        case .string(let text)?:
+            if text == "success" || text == "ok" { return true }
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let code = Int(text) else {
+                return false
+            }
+            return (200...299).contains(code)
+        default: return false
+        }
+    }
+
+    private static func isWhole(_ value: Decimal) -> Bool {
+        var input = value
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &input, 0, .plain)
+        return rounded == value
+    }
+
+    /// The text of a JSON number or of a string holding one; nil when absent or null.
+    private static func numericText(_ value: JSONValue?) throws -> String? {
+        switch value {
+        case nil, .null?: return nil
+        case .number(let text)?: return text
+        case .string(let text)?:
+            guard JSONReader.isNumberText(Array(text.utf8)) else { throw RejectReason.wrongType }
+            return text
+        default: throw RejectReason.wrongType
+        }
+    }
+
+    private static let int64Max = Decimal(string: "9223372036854775807")!
+
+    /// A token count: whole and ≥ 0 (3.0 and 1e3 are whole), at most a signed 64-bit integer.
+    private static func tokens(_ value: JSONValue?) throws -> UInt64 {
+        guard let text = try numericText(value) else { return 0 }
+        guard let number = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) else {
+            throw RejectReason.numberOutOfRange  // beyond Decimal's exponent range, e.g. 1e400
+        }
+        if number < 0 || !isWhole(number) { throw RejectReason.invalidTokenCount }
+        if number > int64Max { throw RejectReason.numberOutOfRange }
+        return UInt64("\(number)")!
+    }
+
+    /// A duration in ms as written; negative values are returned (callers drop them).
+    private static func rawDuration(_ value: JSONValue?) throws -> Double? {
+        guard let text = try numericText(value) else { return nil }
+        guard let number = Double(text), number.isFinite else { throw RejectReason.numberOutOfRange }
+        return number
+    }
+
+    /// A duration in ms; negative counts as absent.
+    private static func duration(_ value: JSONValue?) throws -> Double? {
+        guard let number = try rawDuration(value) else { return nil }
+        return number >= 0 ? number : nil
+    }
+
+    private static let nanoDollarLimit = Decimal(string: "9223372036.854775807")!
+
+    /// Cost in USD, exactly, rounded to 9 decimals (nano-dollars).
+    private static func cost(_ value: JSONValue?) throws -> Decimal {
+        guard let text = try numericText(value) else { return 0 }
+        guard var number = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) else {
+            throw RejectReason.numberOutOfRange
+        }
+        if number > nanoDollarLimit || number < -nanoDollarLimit { throw RejectReason.numberOutOfRange }
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &number, 9, .plain)
+        return rounded
+    }
+
+    /// A required timestamp: RFC 3339 text, or an epoch number (seconds below 1e11, else ms).
+    private static func timestamp(_ value: JSONValue?) throws -> Double {
+        switch value {
+        case nil, .null?: throw RejectReason.missingField
+        case .string(let text)?:
+            if text.isEmpty { throw RejectReason.missingField }
+            guard let seconds = TimestampText.epochSeconds(text) else { throw RejectReason.invalidTimestamp }
+            return seconds
+        case .number(let text)?:
+            guard let number = Double(text), number.isFinite else { throw RejectReason.invalidTimestamp }
+            return number < 1e11 ? number : number / 1000
+        case .invalidUTF8String?: throw RejectReason.invalidUTF8
+        default: throw RejectReason.wrongType
+        }
+    }
+
+    /// A point in time for a `difference` in seconds, exactly: an epoch number in seconds, or
+    /// timestamp text. Exact because two epoch floats such as 1795176000.123456 subtract in
+    /// `Double` with an error of a quarter microsecond, which shows in a throughput's 6th digit.
+    private static func epochSecondsForDifference(_ value: JSONValue?) -> Decimal? {
+        let posix = Locale(identifier: "en_US_POSIX")
+        switch value {
+        case .number(let text)?: return Decimal(string: text, locale: posix)
+        case .string(let text)?:
+            if JSONReader.isNumberText(Array(text.utf8)) { return Decimal(string: text, locale: posix) }
+            return TimestampText.exactEpochSeconds(text)
+        default: return nil
+        }
+    }
+
+    /// `(end - start) * 1000` for two times in seconds; nil when either is missing or it is negative.
+    private static func secondsDifferenceMs(end: JSONValue?, start: JSONValue?) throws -> Double? {
+        guard let endSeconds = epochSecondsForDifference(end), let startSeconds = epochSecondsForDifference(start)
+        else { return nil }
+        let milliseconds = NSDecimalNumber(decimal: (endSeconds - startSeconds) * 1000).doubleValue
+        return milliseconds >= 0 ? milliseconds : nil
+    }
+}
+
+/// RFC 3339 timestamps (and LiteLLM's `YYYY-MM-DD HH:MM:SS.ffffff`), parsed by hand.
+enum TimestampText {
+    /// Epoch seconds of `YYYY-MM-DD(T|t| )HH:MM:SS(.fraction)?(Z|z|±HH:MM)?`; no offset means UTC.
+    static func epochSeconds(_ text: String) -> Double? {
+        exactEpochSeconds(text).map { NSDecimalNumber(decimal: $0).doubleValue }
+    }
+
+    /// The same, as an exact decimal (the fraction keeps every digit written).
+    static func exactEpochSeconds(_ text: String) -> Decimal? {
+        let bytes = Array(text.utf8)
+        var index = 0
+        func digits(_ count: Int) -> Int? {
+            guard index + count <= bytes.count else { return nil }
+            var value = 0
+            for _ in 0..<count {
+                let byte = bytes[index]
+                guard byte >= 0x30, byte <= 0x39 else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+                index += 1
+            }
+            return value
+        }
+        func literal(_ allowed: [UInt8]) -> Bool {
+            guard index < bytes.count, allowed.contains(bytes[index]) else { return false }
+            index += 1
+            return true
+        }
+        guard let year = digits(4), literal([0x2D]), let month = digits(2), literal([0x2D]), let day = digits(2),
+            literal([0x54, 0x74, 0x20]), let hour = digits(2), literal([0x3A]), let minute = digits(2),
+            literal([0x3A]), let second = digits(2)
+        else { return nil }
+        guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month), hour <= 23,
+            minute <= 59, second <= 59
+        else { return nil }
+        var fraction = Decimal(0)
+        if index < bytes.count, bytes[index] == 0x2E {
+            index += 1
+            let start = index
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
+            if index == start { return nil }
+            fraction = Decimal(string: "0." + String(decoding: bytes[start..<index], as: UTF8.self))!
+        }
+        var offsetSeconds = 0
+        if index < bytes.count {
+            switch bytes[index] {
+            case 0x5A, 0x7A:  // Z z
+                index += 1
+            case 0x2B, 0x2D:  // + -
+                let sign = bytes[index] == 0x2B ? 1 : -1
+                index += 1
+                guard let offsetHours = digits(2), literal([0x3A]), let offsetMinutes = digits(2),
+                    offsetHours <= 23, offsetMinutes <= 59
+                else { return nil }
+                offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
+            default:
+                return nil
+            }
+        }
+        guard index == bytes.count else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        return Decimal(seconds) + fraction
+    }
+
+    static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 in the proleptic Gregorian calendar.
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let shiftedYear = month <= 2 ? year - 1 : year
+        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
+        let yearOfEra = shiftedYear - era * 400
+        let shiftedMonth = (month + 9) % 12
+        let dayOfYear = (153 * shiftedMonth + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}
+
+// MARK: - Keys
+
+/// What tokentally writes for a key under `redact_keys: auto`: `key_` + the first 16 hex digits
+/// of the SHA-256 of a value matching `^(sk|pk|rk)[-_]`, other values as they are.
+struct KeyRedaction {
+    private var written: [String: String] = [:]
+
+    static func isSecret(_ key: String) -> Bool {
+        let bytes = Array(key.utf8.prefix(3))
+        guard bytes.count == 3 else { return false }
+        let head = String(decoding: bytes[0..<2], as: UTF8.self)
+        return ["sk", "pk", "rk"].contains(head) && (bytes[2] == UInt8(ascii: "-") || bytes[2] == UInt8(ascii: "_"))
+    }
+
+    mutating func writtenKey(for raw: String) throws -> String {
+        if let known = written[raw] { return known }
+        let result = Self.isSecret(raw) ? "key_" + String(try HostTools.sha256Hex(raw).prefix(16)) : raw
+        written[raw] = result
+        return result
+    }
+}
+
+// MARK: - Counting
+
+/// snapshot.md's COUNTERS for one group of requests.
+struct ExpectedCounters: Equatable, Sendable {
+    var requests: UInt64 = 0
+    var succeeded: UInt64 = 0
+    var failed: UInt64 = 0
+    var inputTokens: UInt64 = 0
+    var outputTokens: UInt64 = 0
+    var cachedTokens: UInt64 = 0
+    var cacheWriteTokens: UInt64 = 0
+    var reasoningTokens: UInt64 = 0
+    var webSearchRequests: UInt64 = 0
+    var webSearchCalls: UInt64 = 0
+    var webSearchInputTokens: UInt64 = 0
+    var webSearchOutputTokens: UInt64 = 0
+    var costUSD: Decimal = 0
+
+    mutating func add(_ record: UsageRecord) {
+        requests += 1
+        if record.succeeded { succeeded += 1 } else { failed += 1 }
+        inputTokens += record.inputTokens
+        outputTokens += record.outputTokens
+        cachedTokens += record.cachedTokens
+        cacheWriteTokens += record.cacheWriteTokens
+        reasoningTokens += record.reasoningTokens
+        webSearchCalls += record.webSearchCalls
+        if record.webSearchCalls > 0 {
+            webSearchRequests += 1
+            webSearchInputTokens += record.inputTokens
+            webSearchOutputTokens += record.outputTokens
+        }
+        costUSD += record.costUSD
+    }
+
+    /// The integer counters by their snapshot names, in snapshot order (cost is apart).
+    var integerFields: [(name: String, value: UInt64)] {
+        [
+            ("requests", requests), ("succeeded", succeeded), ("failed", failed),
+            ("input_tokens", inputTokens), ("output_tokens", outputTokens),
+            ("total_tokens", inputTokens + outputTokens), ("cached_tokens", cachedTokens),
+            ("cache_write_tokens", cacheWriteTokens), ("reasoning_tokens", reasoningTokens),
+            ("web_search_requests", webSearchRequests), ("web_search_calls", webSearchCalls),
+            ("web_search_input_tokens", webSearchInputTokens), ("web_search_output_tokens", webSearchOutputTokens),
+        ]
+    }
+}
+
+/// Every value of one measure (latency, ttft, throughput) for exact order statistics.
+struct ValueSample: Sendable {
+    private(set) var values: [Double] = []
+    /// The largest slack of any value (see `UsageRecord.durationSlackMs`).
+    private(set) var slack: Double = 0
+    mutating func add(_ value: Double?, slack valueSlack: Double = 0) {
+        guard let value else { return }
+        values.append(value)
+        slack = max(slack, valueSlack)
+    }
+    var sorted: [Double] { values.sorted() }
+    var mean: Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
+}
+
+/// Counters plus the performance measures of totals, one model, one provider or one pair.
+struct ExpectedRollup: Sendable {
+    var counters = ExpectedCounters()
+    var latency = ValueSample()
+    var ttft = ValueSample()
+    var throughput = ValueSample()
+    /// Σ output tokens and Σ generation seconds over the requests that have a throughput.
+    var throughputOutputTokens: UInt64 = 0
+    var throughputSeconds: Double = 0
+    var throughputSecondsSlack: Double = 0
+
+    mutating func add(_ record: UsageRecord) {
+        counters.add(record)
+        latency.add(record.latencyMs, slack: record.durationSlackMs)
+        ttft.add(record.ttftMs, slack: record.durationSlackMs)
+        if let tps = record.throughputTPS, let generationMs = record.generationMs {
+            throughput.add(tps, slack: record.throughputSlack)
+            throughputOutputTokens += record.outputTokens
+            throughputSeconds += generationMs / 1000
+            throughputSecondsSlack += 2 * record.durationSlackMs / 1000
+        }
+    }
+
+    var aggregateThroughput: Double? {
+        throughputSeconds > 0 ? Double(throughputOutputTokens) / throughputSeconds : nil
+    }
+
+    var aggregateThroughputSlack: Double {
+        guard let aggregate = aggregateThroughput, throughputSecondsSlack > 0 else { return 0 }
+        return aggregate * throughputSecondsSlack / max(throughputSeconds - throughputSecondsSlack, 1e-9)
+    }
+}
+
+/// One series row: counters plus the latency mean.
+struct ExpectedSeriesRow: Sendable {
+    var counters = ExpectedCounters()
+    var latencySum: Double = 0
+    var latencyCount = 0
+    var latencySlack: Double = 0
+
+    mutating func add(_ record: UsageRecord) {
+        counters.add(record)
+        if let latency = record.latencyMs {
+            latencySum += latency
+            latencyCount += 1
+            latencySlack = max(latencySlack, record.durationSlackMs)
+        }
+    }
+
+    var latencyMean: Double? { latencyCount > 0 ? latencySum / Double(latencyCount) : nil }
+}
+
+struct ModelProvider: Hashable, Sendable, CustomStringConvertible {
+    var model: String
+    var provider: String
+    var description: String { "(\(model), \(provider))" }
+}
+
+struct SeriesKey: Hashable, Sendable, CustomStringConvertible {
+    var apiKey: String
+    var model: String
+    var provider: String
+    var description: String { "(\(apiKey), \(model), \(provider))" }
+}
+
+/// Everything one bucket file must hold.
+struct ExpectedBucket: Sendable {
+    var period: BucketPeriod
+    var label: String
+    var interval: DateInterval
+    var totals = ExpectedRollup()
+    var byModel: [String: ExpectedRollup] = [:]
+    var byProvider: [String: ExpectedRollup] = [:]
+    var byModelProvider: [ModelProvider: ExpectedRollup] = [:]
+    var byKey: [String: ExpectedCounters] = [:]
+    var series: [SeriesKey: ExpectedSeriesRow] = [:]
+
+    mutating func add(_ record: UsageRecord, writtenKey: String) {
+        totals.add(record)
+        byModel[record.model, default: ExpectedRollup()].add(record)
+        byProvider[record.provider, default: ExpectedRollup()].add(record)
+        byModelProvider[ModelProvider(model: record.model, provider: record.provider), default: ExpectedRollup()]
+            .add(record)
+        byKey[writtenKey, default: ExpectedCounters()].add(record)
+        series[SeriesKey(apiKey: writtenKey, model: record.model, provider: record.provider), default: .init()]
+            .add(record)
+    }
+}
+
+/// Day, week (ISO 8601, Monday first, ISO week-year) and month buckets in one time zone.
+struct BucketCalendar {
+    let calendar: Calendar
+
+    init(timeZone: TimeZone) {
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = timeZone
+        calendar.firstWeekday = 2
+        calendar.minimumDaysInFirstWeek = 4
+        self.calendar = calendar
+    }
+
+    private static func padded(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+
+    func label(_ period: BucketPeriod, for date: Date) -> String {
+        switch period {
+        case .day:
+            let parts = calendar.dateComponents([.year, .month, .day], from: date)
+            return "\(Self.padded(parts.year!, 4))-\(Self.padded(parts.month!, 2))-\(Self.padded(parts.day!, 2))"
+        case .week:
+            let parts = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: date)
+            return "\(Self.padded(parts.yearForWeekOfYear!, 4))-W\(Self.padded(parts.weekOfYear!, 2))"
+        case .month:
+            let parts = calendar.dateComponents([.year, .month], from: date)
+            return "\(Self.padded(parts.year!, 4))-\(Self.padded(parts.month!, 2))"
+        }
+    }
+
+    func interval(_ period: BucketPeriod, containing date: Date) -> DateInterval {
+        let component: Calendar.Component =
+            switch period {
+            case .day: .day
+            case .week: .weekOfYear
+            case .month: .month
+            }
+        return calendar.dateInterval(of: component, for: date)!
+    }
+
+    /// The start of the oldest bucket kept when `count` buckets are kept back from `newestStart`'s.
+    func oldestRetainedStart(_ period: BucketPeriod, newestStart: Date, count: Int) -> Date {
+        let component: Calendar.Component =
+            switch period {
+            case .day: .day
+            case .week: .weekOfYear
+            case .month: .month
+            }
+        let shifted = calendar.date(byAdding: component, value: -(count - 1), to: newestStart)!
+        return interval(period, containing: shifted).start
+    }
+}
+
+/// What the oracle expects a replay to produce.
+struct OracleResult: Sendable {
+    var buckets: [BucketPeriod: [String: ExpectedBucket]]
+    var linesCounted: Int
+    var linesEmpty: Int
+    var rejected: [String: Int]
+    var lateDropped: [BucketPeriod: Int]
+    /// Every record counted, in reading order (raw keys included: for the secrets test).
+    var records: [UsageRecord]
+
+    var linesRejected: Int { rejected.values.reduce(0, +) }
+}
+
+/// Reads lines the way gateway-log.md describes and computes the expected snapshots.
+struct UsageOracle {
+    var interpreter: RecordInterpreter
+    var timeZone: TimeZone
+    var maxLineBytes = 1_048_576
+    var retention: [BucketPeriod: Int] = [.day: 62, .week: 27, .month: 25]
+
+    private(set) var records: [UsageRecord] = []
+    private(set) var linesEmpty = 0
+    private(set) var rejected: [String: Int] = [:]
+    /// Every line's outcome in order, for tests that check a corpus line by line.
+    private(set) var outcomes: [LineOutcome] = []
+
+    init(format: LogFormat, timeZone: TimeZone = TimeZone(identifier: "UTC")!) {
+        self.interpreter = RecordInterpreter(format: format)
+        self.timeZone = timeZone
+    }
+
+    /// Reads a plain or gzip file (gzip through the host's `gzip -dc`).
+    mutating func read(file: URL) throws {
+        let (bytes, complete) = try decompressedContents(of: file)
+        read(bytes: bytes, countUnterminatedLastLine: complete)
+    }
+
+    /// Splits on `\n` (dropping one `\r` before it). A last line without `\n` counts only when
+    /// `countUnterminatedLastLine` (false for a cut-short gzip, whose tail is a partial line).
+    mutating func read(bytes: [UInt8], countUnterminatedLastLine: Bool = true) {
+        var start = 0
+        while start < bytes.count {
+            guard let newline = bytes[start...].firstIndex(of: 0x0A) else {
+                if countUnterminatedLastLine { read(line: bytes[start...]) }
+                return
+            }
+            read(line: bytes[start..<newline])
+            start = newline + 1
+        }
+    }
+
+    mutating func read(line rawLine: ArraySlice<UInt8>) {
+        var line = rawLine
+        if line.last == 0x0D { line = line.dropLast() }
+        let outcome: LineOutcome =
+            line.count > maxLineBytes ? .rejected(.lineTooLong) : interpreter.interpret(line)
+        outcomes.append(outcome)
+        switch outcome {
+        case .empty: linesEmpty += 1
+        case .rejected(let reason): rejected[reason.rawValue, default: 0] += 1
+        case .record(let record): records.append(record)
+        }
+    }
+
+    func result() throws -> OracleResult {
+        let bucketCalendar = BucketCalendar(timeZone: timeZone)
+        var redaction = KeyRedaction()
+        // Labels change only on quarter hours in every real zone: cache per 15-minute slot.
+        var labelCache: [Int: [BucketPeriod: String]] = [:]
+        var intervals: [BucketPeriod: [String: DateInterval]] = [:]
+        var placed: [(record: UsageRecord, labels: [BucketPeriod: String])] = []
+        for record in records {
+            let slot = Int((record.epochSeconds / 900).rounded(.down))
+            let labels: [BucketPeriod: String]
+            if let cached = labelCache[slot] {
+                labels = cached
+            } else {
+                let date = Date(timeIntervalSince1970: record.epochSeconds)
+                var computed: [BucketPeriod: String] = [:]
+                for period in BucketPeriod.allCases {
+                    let label = bucketCalendar.label(period, for: date)
+                    computed[period] = label
+                    if intervals[period]?[label] == nil {
+                        intervals[period, default: [:]][label] = bucketCalendar.interval(period, containing: date)
+                    }
+                }
+                labelCache[slot] = computed
+                labels = computed
+            }
+            placed.append((record, labels))
+        }
+
+        var buckets: [BucketPeriod: [String: ExpectedBucket]] = [:]
+        var lateDropped: [BucketPeriod: Int] = [:]
+        guard let newest = records.max(by: { $0.epochSeconds < $1.epochSeconds }) else {
+            return OracleResult(
+                buckets: [:], linesCounted: 0, linesEmpty: linesEmpty, rejected: rejected, lateDropped: [:],
+                records: [])
+        }
+        let newestDate = Date(timeIntervalSince1970: newest.epochSeconds)
+        for period in BucketPeriod.allCases {
+            let newestStart = bucketCalendar.interval(period, containing: newestDate).start
+            let oldestKept = bucketCalendar.oldestRetainedStart(
+                period, newestStart: newestStart, count: retention[period]!)
+            for (record, labels) in placed {
+                let label = labels[period]!
+                let interval = intervals[period]![label]!
+                guard interval.start >= oldestKept else {
+                    lateDropped[period, default: 0] += 1
+                    continue
+                }
+                let key = try redaction.writtenKey(for: record.rawAPIKey)
+                buckets[period, default: [:]][
+                    label,
+                    default: ExpectedBucket(
+                        period: period, label: label, interval: interval)
+                ].add(record, writtenKey: key)
+            }
+        }
+        return OracleResult(
+            buckets: buckets, linesCounted: records.count, linesEmpty: linesEmpty, rejected: rejected,
+            lateDropped: lateDropped, records: records)
+    }
+}
