@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+
+@testable import TokentallyCore
+
+private func counters(retentionDays: Int = 62, maxSeries: Int = 1_000_000) throws -> UsageCounters {
+    UsageCounters(
+        calendar: try #require(BucketCalendar(timeZoneIdentifier: "UTC")),
+        retention: RetentionConfiguration(days: retentionDays, weeks: 27, months: 25), maxSeries: maxSeries,
+        redactor: try KeyRedactor(secretPattern: "^sk-"))
+}
+
+/// Counts one canonical line through the real parser.
+private func add(_ counters: UsageCounters, ts: String, key: String = "k", model: String = "m", tokens: Int = 1) {
+    let parser = RecordParser(mapping: FormatPreset.tokentally.mapping)
+    var line = #"{"ts":"\#(ts)","api_key":"\#(key)","model":"\#(model)","provider":"p","input_tokens":\#(tokens),"latency_ms":100}"#
+    let outcome = line.withUTF8 { parser.parse(UnsafeRawBufferPointer($0)) }
+    guard case .accepted = outcome else {
+        Issue.record("line rejected: \(outcome)")
+        return
+    }
+    counters.add(parser.record, redaction: .auto)
+}
+
+@Suite struct UsageCountersTests {
+    @Test func eventsOlderThanRetentionAreDroppedPerPeriod() throws {
+        let counters = try counters(retentionDays: 2)
+        add(counters, ts: "2026-11-20T10:00:00Z")
+        add(counters, ts: "2026-11-28T10:00:00Z")  // moves the day window to 27..28
+        add(counters, ts: "2026-11-26T10:00:00Z")  // too old for days, fine for weeks and months
+        #expect(counters.lateDropped == [1, 0, 0])
+        #expect(counters.bucketOrdinals(.day).map { counters.calendar.label(.day, ordinal: $0) } == ["2026-11-28"])
+        #expect(counters.bucketOrdinals(.month).count == 1)
+        let month = try #require(
+            counters.report(
+                .month, ordinal: counters.bucketOrdinals(.month)[0], host: "h", timezone: "UTC", generatedAt: 0,
+                minRequests: 1))
+        #expect(month.totals.counters.requests == 3)
+    }
+
+    @Test func onlyChangedBucketsAreDirty() throws {
+        let counters = try counters()
+        add(counters, ts: "2026-11-20T10:00:00Z")
+        add(counters, ts: "2026-11-27T10:00:00Z")
+        #expect(counters.dirtyBucketOrdinals(.day).count == 2)
+        counters.markClean()
+        #expect(counters.dirtyBucketOrdinals(.day).isEmpty)
+        add(counters, ts: "2026-11-27T11:00:00Z")
+        #expect(counters.dirtyBucketOrdinals(.day).map { counters.calendar.label(.day, ordinal: $0) } == ["2026-11-27"])
+        #expect(counters.dirtyBucketOrdinals(.week).count == 1)
+    }
+
+    @Test func secretKeysAreStoredOnlyRedacted() throws {
+        let counters = try counters()
+        add(counters, ts: "2026-11-20T10:00:00Z", key: "sk-live-secret")
+        add(counters, ts: "2026-11-20T10:00:00Z", key: "team-a")
+        #expect(Set(counters.keyNames) == [KeyRedactor.hashedName(forRawKey: "sk-live-secret"), "team-a"])
+        var writer = StateWriter()
+        counters.encode(into: &writer)
+        let state = String(decoding: writer.bytes, as: UTF8.self)
+        #expect(!state.contains("sk-live-secret"))
+    }
+
+    @Test func stateRoundTripRestoresEveryFigure() throws {
+        let original = try counters()
+        for (index, day) in ["2026-11-20", "2026-11-21", "2026-11-21"].enumerated() {
+            add(original, ts: "\(day)T10:00:0\(index)Z", key: "k\(index % 2)", model: "m\(index)", tokens: index + 5)
+        }
+        var writer = StateWriter()
+        original.encode(into: &writer)
+        let restored = try counters()
+        var reader = StateReader(writer.bytes)
+        try restored.restore(from: &reader)
+        #expect(reader.isAtEnd)
+        for period in Period.allCases {
+            #expect(restored.bucketOrdinals(period) == original.bucketOrdinals(period))
+            for ordinal in original.bucketOrdinals(period) {
+                let a = original.report(period, ordinal: ordinal, host: "h", timezone: "UTC", generatedAt: 0, minRequests: 1)
+                let b = restored.report(period, ordinal: ordinal, host: "h", timezone: "UTC", generatedAt: 0, minRequests: 1)
+                #expect(a.map { SnapshotEncoder.encode($0) } == b.map { SnapshotEncoder.encode($0) })
+            }
+        }
+        // Counting goes on after a restore as it would have without one.
+        add(original, ts: "2026-11-21T12:00:00Z", key: "k0", model: "m1")
+        add(restored, ts: "2026-11-21T12:00:00Z", key: "k0", model: "m1")
+        let day = original.bucketOrdinals(.day).last!
+        #expect(
+            original.report(.day, ordinal: day, host: "h", timezone: "UTC", generatedAt: 0, minRequests: 1)
+                .map { SnapshotEncoder.encode($0) }
+                == restored.report(.day, ordinal: day, host: "h", timezone: "UTC", generatedAt: 0, minRequests: 1)
+                .map { SnapshotEncoder.encode($0) })
+    }
+
+    @Test func stateFromAnotherTimeZoneIsRefused() throws {
+        let original = try counters()
+        add(original, ts: "2026-11-20T10:00:00Z")
+        var writer = StateWriter()
+        original.encode(into: &writer)
+        let other = UsageCounters(
+            calendar: try #require(BucketCalendar(timeZoneIdentifier: "Europe/Berlin")), retention: .init(),
+            maxSeries: 10, redactor: try KeyRedactor(secretPattern: "^sk-"))
+        var reader = StateReader(writer.bytes)
+        #expect(throws: StateDecodingError.self) { try other.restore(from: &reader) }
+    }
+}
