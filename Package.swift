@@ -31,9 +31,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
         .target(
             name: "TokentallyNative",
-            dependencies: ["CZlib", "TokentallyCore"]
+            dependencies: ["CZlib", "CSystemd", "TokentallyCore"]
         ),
         .executableTarget(
             name: "TokentallyCommand",
