@@ -22,13 +22,21 @@ struct Run: AsyncParsableCommand {
     var config: String = "/etc/tokentally/tokentally.yaml"
 
     func run() async throws {
-        bootstrapLogging()
+        // Under systemd, the daemon's own log lines go to the journal natively, with priorities.
+        if SystemdJournal.stderrIsJournal() {
+            LoggingSystem.bootstrap { JournalLogHandler(label: $0) }
+        } else {
+            bootstrapLogging()
+        }
         let configuration = loadConfiguration(config)
         let logger = Logger(label: "tokentally")
+        let path = config
         let daemon: (group: ServiceGroup, loop: FollowLoop)
         do {
             daemon = try buildDaemon(
-                configuration: configuration, opener: LogFileOpener(gunzip: GzipByteSource.factory), logger: logger)
+                configuration: configuration, opener: LogFileOpener(gunzip: GzipByteSource.factory), logger: logger,
+                notifier: SystemdNotifier(), journal: SystemdJournal(),
+                reload: { try ConfigurationLoader.load(file: path, environment: ProcessInfo.processInfo.environment) })
         } catch {
             fail(error)
         }
@@ -105,7 +113,8 @@ struct Replay: ParsableCommand {
             let job = try ReplayJob(
                 configuration: configuration, paths: paths, format: format,
                 opener: LogFileOpener(gunzip: GzipByteSource.factory),
-                logger: Logger(label: "tokentally.replay"))
+                logger: Logger(label: "tokentally.replay"),
+                journal: configuration.journal.enabled ? SystemdJournal() : nil)
             let summary = try job.run()
             let status = summary.status
             let rejected = status.rejected.values.reduce(0, +)

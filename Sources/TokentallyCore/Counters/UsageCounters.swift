@@ -9,8 +9,11 @@ public final class UsageCounters {
     /// The label written for series beyond `limits.max_series`.
     public static let overflowName = "__overflow__"
 
-    public let retention: RetentionConfiguration
-    public let maxSeries: Int
+    /// How many buckets of each period are kept; a change (a reload) applies from the next
+    /// event on.
+    public var retention: RetentionConfiguration
+    /// Beyond it, new series are counted under `__overflow__`; a change applies to new series.
+    public var maxSeries: Int
     public private(set) var calendar: BucketCalendar
     private let redactor: KeyRedactor
 

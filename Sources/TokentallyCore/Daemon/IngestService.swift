@@ -40,16 +40,26 @@ public struct IngestService: Service {
 /// Builds the daemon: the follow loop, loaded from committed state, inside one `ServiceGroup`
 /// that stops gracefully on SIGTERM and SIGINT. Everything that can be wrong with the
 /// configuration, the inputs or the state is reported here, before anything is read.
+///
+/// - Parameters:
+///   - reload: reads and validates the configuration again, for SIGHUP.
+///   - notifier: `sd_notify`, or a silent notifier without a service manager.
+///   - journal: where snapshot entries go, or nil for none.
 public func buildDaemon(
-    configuration: Configuration, opener: LogFileOpener, logger: Logger
+    configuration: Configuration, opener: LogFileOpener, logger: Logger, notifier: ServiceNotifier = SilentNotifier(),
+    journal: JournalSink? = nil, reload: @escaping @Sendable () throws -> Configuration
 ) throws(CommandError) -> (group: ServiceGroup, loop: FollowLoop) {
     guard !configuration.inputs.isEmpty else {
         throw .usage("inputs: no inputs configured; add at least one under inputs: (see config/tokentally.yaml)")
     }
-    let loop = try FollowLoop(configuration: configuration, opener: opener, logger: logger)
+    let loop = try FollowLoop(
+        configuration: configuration, opener: opener, logger: logger, notifier: notifier, journal: journal)
     let group = ServiceGroup(
         configuration: .init(
-            services: [.init(service: IngestService(loop: loop))],
+            services: [
+                .init(service: IngestService(loop: loop)),
+                .init(service: ReloadService(loop: loop, logger: logger, load: reload)),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
     return (group, loop)

@@ -37,11 +37,11 @@ final class FileFollower {
     /// Tombstones and unread records not seen by a scan for this long are forgotten.
     static let forgetAfterSeconds: Int64 = 7 * 86_400
 
-    private let inputs: [InputConfiguration]
+    private var inputs: [InputConfiguration]
     private let ingestor: LogIngestor
     private let opener: LogFileOpener
     private let logger: Logger
-    private let maxLineBytes: Int
+    private var maxLineBytes: Int
     private(set) var files: [FileKey: FollowedFile] = [:]
     /// Read order: oldest generation first, per input set.
     private var order: [FileKey] = []
@@ -57,6 +57,26 @@ final class FileFollower {
         self.opener = opener
         self.logger = logger
         self.maxLineBytes = maxLineBytes
+    }
+
+    /// Applies reloaded inputs: open files of an input that is still configured (same glob)
+    /// take its new format and redaction from their next line on; open files of an input that
+    /// was removed are closed, their counted offsets kept in the ledger, so that adding the
+    /// input back resumes them. New inputs are found by the next scan.
+    func update(inputs newInputs: [InputConfiguration], maxLineBytes: Int, now: Int64) {
+        self.maxLineBytes = maxLineBytes
+        for (key, file) in files {
+            if let input = newInputs.first(where: { $0.path == file.input.path }) {
+                file.input = input
+                file.progress.format = input.format
+                file.progress.redaction = input.redactKeys
+            } else {
+                if file.offset > 0 { ledger.append(file.record(finished: false, now: now)) }
+                logger.info("input removed; file closed", metadata: ["file": "\(file.path)", "offset": "\(file.offset)"])
+                close(key)
+            }
+        }
+        inputs = newInputs
     }
 
     /// Starts from committed records (all files closed).

@@ -23,20 +23,29 @@ public final class FollowLoop: @unchecked Sendable {
     /// Bytes read between checks of the timers and of a stop request.
     static let readBudget = 8 << 20
 
-    public let configuration: Configuration
+    public private(set) var configuration: Configuration
     public let counters: UsageCounters
     public let ingestor: LogIngestor
     private let follower: FileFollower
     private let store: StateStore
-    private let publisher: SnapshotPublisher
+    private var publisher: SnapshotPublisher
     private let watcher: DirectoryWatcher
     private let logger: Logger
+    private let notifier: ServiceNotifier
+    private let journal: JournalSink?
     private let stopRequested = Atomic<Bool>(false)
-    private let finished = Mutex<Bool>(false)
+    /// A configuration handed over by a reload, applied by the loop at its next turn.
+    private let pendingReload = Mutex<Configuration?>(nil)
+    /// Why the last reload was refused, shown in `STATUS=` until a reload succeeds.
+    private var reloadProblem: String? = nil
+    private var journalWorks = true
+    private var lastJournalDay: (label: String, requests: UInt64)? = nil
+    private var lastWatchdog = 0.0
 
     private var lastCommitSignature: [UInt64] = []
     private var lastCommitTime: Int64? = nil
     private var lastSnapshotLines: UInt64 = .max
+    private var lastSnapshotTime: Int64? = nil
     private var rateWindow: (time: Double, lines: UInt64) = (0, 0)
     private var linesPerSecond: Double? = nil
 
@@ -45,9 +54,14 @@ public final class FollowLoop: @unchecked Sendable {
 
     /// Sets everything up and loads the committed state, before anything is read. Throws a
     /// `CommandError` with one line for a bad input directory or an unreadable state.
-    public init(configuration: Configuration, opener: LogFileOpener, logger: Logger) throws(CommandError) {
+    public init(
+        configuration: Configuration, opener: LogFileOpener, logger: Logger,
+        notifier: ServiceNotifier = SilentNotifier(), journal: JournalSink? = nil
+    ) throws(CommandError) {
         self.configuration = configuration
         self.logger = logger
+        self.notifier = notifier
+        self.journal = journal
         guard let calendar = BucketCalendar(timeZoneIdentifier: configuration.timezone) else {
             throw .usage("timezone: unknown time zone \"\(configuration.timezone)\"")
         }
@@ -67,17 +81,7 @@ public final class FollowLoop: @unchecked Sendable {
             maxLineBytes: configuration.limits.maxLineBytes)
         do {
             watcher = try DirectoryWatcher()
-            for input in configuration.inputs {
-                let directory = (input.path as NSString).deletingLastPathComponent
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
-                    isDirectory.boolValue
-                else {
-                    throw CommandError.usage(
-                        "inputs: the directory \(directory) of \(input.path) does not exist; create it or fix the path")
-                }
-                try watcher.watch(directory: directory.isEmpty ? "." : directory)
-            }
+            try Self.watchInputDirectories(configuration.inputs, with: watcher)
         } catch let error as CommandError {
             throw error
         } catch {
@@ -96,6 +100,21 @@ public final class FollowLoop: @unchecked Sendable {
             throw .io("\(error)")
         }
         try restoreState()
+    }
+
+    /// Every input's directory must exist (the files in it may come later).
+    private static func watchInputDirectories(_ inputs: [InputConfiguration], with watcher: DirectoryWatcher) throws {
+        for input in inputs {
+            var directory = (input.path as NSString).deletingLastPathComponent
+            if directory.isEmpty { directory = "." }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
+                throw CommandError.usage(
+                    "inputs: the directory \(directory) of \(input.path) does not exist; create it or fix the path")
+            }
+            try watcher.watch(directory: directory)
+        }
     }
 
     private func restoreState() throws(CommandError) {
@@ -131,6 +150,34 @@ public final class FollowLoop: @unchecked Sendable {
         watcher.wake()
     }
 
+    /// Hands a new, already validated configuration to the loop, which applies it at its next
+    /// turn, between lines, after a commit. Safe from any thread.
+    public func requestReload(_ configuration: Configuration) {
+        pendingReload.withLock { $0 = configuration }
+        watcher.wake()
+    }
+
+    /// Shows a refused reload in `STATUS=` (the old configuration keeps running).
+    public func reportRefusedReload(_ reason: String) {
+        reloadRefusal.withLock { $0 = reason }
+        watcher.wake()
+    }
+    private let reloadRefusal = Mutex<String?>(nil)
+
+    /// Whether a reload from `old` to `new` can be applied while running; if not, why.
+    public static func liveChangeProblem(from old: Configuration, to new: Configuration) -> String? {
+        if old.timezone != new.timezone {
+            return "timezone cannot change while running (buckets are counted in \(old.timezone)); restart tokentally after rebuilding its state (docs/operations.md)"
+        }
+        if old.state.directory != new.state.directory {
+            return "state.directory cannot change while running; stop tokentally, move the state, then start it"
+        }
+        if old.secretPattern != new.secretPattern {
+            return "secret_pattern cannot change while running (keys already seen keep their names); restart tokentally to apply it"
+        }
+        return nil
+    }
+
     private var shouldStop: Bool { stopRequested.load(ordering: .acquiring) }
 
     /// Runs until `requestStop`. Blocks the calling thread (run it on a thread of its own).
@@ -141,14 +188,29 @@ public final class FollowLoop: @unchecked Sendable {
         var nextCommit = monotonicNow() + commitInterval
         var nextSnapshot = 0.0
         var namesChanged = true
+        var ready = false
         rateWindow = (monotonicNow(), ingestor.linesRead)
         while !shouldStop {
             let now = wallNow()
+            if let refusal = reloadRefusal.withLock({ value -> String? in defer { value = nil }; return value }) {
+                reloadProblem = refusal
+                notifier.notify("STATUS=" + statusLine())
+            }
+            if let reloaded = pendingReload.withLock({ value -> Configuration? in defer { value = nil }; return value }) {
+                try applyReload(reloaded, now: now)
+                namesChanged = true
+            }
             if namesChanged || monotonicNow() >= nextScan {
                 follower.scan(now: now)
                 nextScan = monotonicNow() + Self.scanIntervalSeconds
                 namesChanged = false
             }
+            if !ready {
+                // State is loaded, the inputs are open and the signal handlers are installed.
+                ready = true
+                notifier.notify("READY=1\nSTATUS=" + statusLine())
+            }
+            pingWatchdog()
             let caughtUp = try follower.read(budget: Self.readBudget, now: now)
             if monotonicNow() >= nextCommit {
                 try commitIfChanged()
@@ -161,6 +223,7 @@ public final class FollowLoop: @unchecked Sendable {
             guard caughtUp, !shouldStop else { continue }
             let mono = monotonicNow()
             var deadline = nextScan
+            if let watchdog = notifier.watchdogInterval { deadline = min(deadline, lastWatchdog + watchdog / 2) }
             if commitSignature() != lastCommitSignature { deadline = min(deadline, nextCommit) }
             if ingestor.linesRead != lastSnapshotLines { deadline = min(deadline, nextSnapshot) }
             let wake = watcher.wait(timeout: max(0, deadline - mono))
@@ -169,9 +232,77 @@ public final class FollowLoop: @unchecked Sendable {
                 usleep(useconds_t(Self.batchDelaySeconds * 1_000_000))
             }
         }
+        notifier.notify("STOPPING=1\nSTATUS=stopping: committing and writing a final snapshot")
         try commitIfChanged()
         try snapshot()
         logger.info("stopped", metadata: ["lines": "\(ingestor.linesRead)"])
+    }
+
+    /// `WATCHDOG=1` at half the interval systemd asked for. It is sent from the loop itself, so
+    /// a loop that is stuck (a hung read, a deadlock) stops sending it and gets restarted.
+    private func pingWatchdog() {
+        guard let interval = notifier.watchdogInterval else { return }
+        let mono = monotonicNow()
+        if mono - lastWatchdog >= interval / 2 {
+            notifier.notify("WATCHDOG=1")
+            lastWatchdog = mono
+        }
+    }
+
+    /// Applies a reloaded configuration between lines: first a commit (so offsets and counters
+    /// stay of one moment), then inputs, formats, limits, intervals, snapshot and journal
+    /// settings. `RELOADING=1` … `READY=1` frame it for systemd.
+    private func applyReload(_ new: Configuration, now: Int64) throws {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        let microseconds = UInt64(spec.tv_sec) * 1_000_000 + UInt64(spec.tv_nsec) / 1000
+        notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(microseconds)")
+        if let problem = Self.liveChangeProblem(from: configuration, to: new) {
+            reloadProblem = problem
+            logger.error("reload refused; the old configuration keeps running: \(problem)")
+            notifier.notify("READY=1\nSTATUS=" + statusLine())
+            return
+        }
+        try commitIfChanged()
+        do {
+            try Self.watchInputDirectories(new.inputs, with: watcher)
+            if new.snapshot.directory != configuration.snapshot.directory
+                || new.snapshot.fileMode != configuration.snapshot.fileMode
+                || new.host != configuration.host || new.highlights != configuration.highlights
+            {
+                let writer = try SnapshotWriter(directory: new.snapshot.directory, fileMode: new.snapshot.fileMode)
+                publisher = SnapshotPublisher(
+                    writer: writer, host: new.host ?? HostName.current, timezone: new.timezone,
+                    minRequests: new.highlights.minRequests, pruneUnknownBuckets: false)
+                counters.markAllDirty()
+            }
+        } catch {
+            reloadProblem = "\(error)"
+            logger.error("reload refused; the old configuration keeps running: \(error)")
+            notifier.notify("READY=1\nSTATUS=" + statusLine())
+            return
+        }
+        var mappings = new.formats
+        for preset in FormatPreset.allCases { mappings[preset.rawValue] = preset.mapping }
+        ingestor.mappings = mappings
+        ingestor.maxLineBytes = new.limits.maxLineBytes
+        counters.retention = new.retention
+        counters.maxSeries = new.limits.maxSeries
+        follower.update(inputs: new.inputs, maxLineBytes: new.limits.maxLineBytes, now: now)
+        configuration = new
+        reloadProblem = nil
+        logger.info("configuration reloaded", metadata: ["inputs": "\(new.inputs.count)"])
+        notifier.notify("READY=1\nSTATUS=" + statusLine())
+    }
+
+    /// The one-line summary shown by `systemctl status`.
+    func statusLine() -> String {
+        let rate = linesPerSecond.map { String(Int($0.rounded())) } ?? "0"
+        let files = follower.files.count
+        var line = "\(rate) lines/s, \(files) files followed, \(follower.lagBytes) bytes behind"
+        if let lastSnapshotTime { line += ", last snapshot \(JSONWriter.rfc3339(epochSeconds: lastSnapshotTime))" }
+        if let reloadProblem { line += "; reload refused: \(reloadProblem)" }
+        return line
     }
 
     // MARK: - Commit
@@ -233,14 +364,39 @@ public final class FollowLoop: @unchecked Sendable {
             rateWindow = (mono, ingestor.linesRead)
         }
         let status = status()
+        let now = wallNow()
+        let published: SnapshotPublisher.Published
         do {
-            try publisher.publish(counters, status: status, now: wallNow())
+            published = try publisher.publish(counters, status: status, now: now)
         } catch {
             logger.error("writing snapshots failed; will retry", metadata: ["error": "\(error)"])
             return
         }
         lastSnapshotLines = ingestor.linesRead
+        lastSnapshotTime = now
+        if let day = published.newestDay { writeJournal(day) }
+        notifier.notify("STATUS=" + statusLine())
         onSnapshot?(status)
+    }
+
+    /// The current day's entries, when the day changed since they were last written. If the
+    /// journal cannot be reached, the daemon keeps working and says so once.
+    private func writeJournal(_ day: BucketReport) {
+        guard configuration.journal.enabled, let journal else { return }
+        if let last = lastJournalDay, last.label == day.label, last.requests == day.totals.counters.requests {
+            return
+        }
+        do {
+            for entry in JournalEntries.entries(for: day, top: configuration.journal.top) { try journal.send(entry) }
+            if !journalWorks { logger.notice("journald is reachable again; snapshot entries resume") }
+            journalWorks = true
+            lastJournalDay = (day.label, day.totals.counters.requests)
+        } catch {
+            if journalWorks {
+                logger.warning("journald is not reachable; snapshot entries are not written to the journal until it is: \(error)")
+            }
+            journalWorks = false
+        }
     }
 
     private func monotonicNow() -> Double {

@@ -9,7 +9,7 @@ final class FollowedFile {
     let isGzip: Bool
     let device: UInt64
     let inode: UInt64
-    let input: InputConfiguration
+    var input: InputConfiguration
     var path: String
     var fingerprint: ContentFingerprint
     var reader: LineReader

@@ -7,10 +7,14 @@ import Logging
 /// per-reason reject counts and logs the first few rejected lines of each file.
 public final class LogIngestor {
     public let counters: UsageCounters
-    public let maxLineBytes: Int
+    /// The longest line accepted; applies to files opened after a change.
+    public var maxLineBytes: Int
     private let logger: Logger
     private var parsers: [String: RecordParser] = [:]
-    private let mappings: [String: FieldMapping]
+    /// Format mappings by name. Replacing them (a reload) takes effect from the next line.
+    public var mappings: [String: FieldMapping] {
+        didSet { parsers = [:] }
+    }
 
     public private(set) var linesRead: UInt64 = 0
     public private(set) var linesEmpty: UInt64 = 0

@@ -31,6 +31,8 @@ public struct ReplayJob {
     public let opener: LogFileOpener
     public let logger: Logger
     public let clock: @Sendable () -> Int64
+    /// Where the newest day's entries go after the snapshots are written (nil: nowhere).
+    public let journal: JournalSink?
 
     /// Validates everything before reading anything: the time zone, the formats, the secret
     /// pattern and that every path exists. Paths are files (`-` for standard input) or
@@ -38,9 +40,10 @@ public struct ReplayJob {
     /// globs are read.
     public init(
         configuration: Configuration, paths: [String], format: String?, opener: LogFileOpener, logger: Logger,
-        clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        journal: JournalSink? = nil, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) throws(CommandError) {
         self.configuration = configuration
+        self.journal = journal
         self.opener = opener
         self.logger = logger
         self.clock = clock
@@ -160,9 +163,17 @@ public struct ReplayJob {
         let publisher = SnapshotPublisher(
             writer: writer, host: configuration.host ?? HostName.current, timezone: configuration.timezone,
             minRequests: configuration.highlights.minRequests)
-        let written: Int
-        do { written = try publisher.publish(counters, status: status, now: clock()) } catch {
+        let published: SnapshotPublisher.Published
+        do { published = try publisher.publish(counters, status: status, now: clock()) } catch {
             throw .io("writing snapshots to \(configuration.snapshot.directory) failed: \(error)")
+        }
+        let written = published.bucketsWritten
+        if let journal, let day = published.newestDay {
+            do {
+                for entry in JournalEntries.entries(for: day, top: configuration.journal.top) { try journal.send(entry) }
+            } catch {
+                logger.warning("journald is not reachable; the snapshot entries were not written to the journal: \(error)")
+            }
         }
         return Summary(status: status, bucketsWritten: written, seconds: Date().timeIntervalSince(started))
     }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Writes the counters' changed buckets and index.json, and deletes buckets out of retention.
-public struct SnapshotPublisher {
+public struct SnapshotPublisher: Sendable {
     public let writer: SnapshotWriter
     public let host: String
     public let timezone: String
@@ -19,12 +19,22 @@ public struct SnapshotPublisher {
         self.pruneUnknownBuckets = pruneUnknownBuckets
     }
 
+    /// What one publish wrote.
+    public struct Published: Sendable {
+        /// Bucket files written.
+        public var bucketsWritten: Int
+        /// The newest day's report, when it was among them (for the journal).
+        public var newestDay: BucketReport?
+    }
+
     /// Writes every bucket changed since the last publish, then index.json (so a reader that
     /// follows the index never finds a listed bucket missing), then removes buckets that fell
-    /// out of retention. Returns how many bucket files were written.
+    /// out of retention.
     @discardableResult
-    public func publish(_ counters: UsageCounters, status: IngestStatus, now: Int64) throws -> Int {
+    public func publish(_ counters: UsageCounters, status: IngestStatus, now: Int64) throws -> Published {
         var written = 0
+        var newestDay: BucketReport? = nil
+        let newestDayOrdinal = counters.bucketOrdinals(.day).last
         var retained: [Period: Set<String>] = [:]
         var labels: [Period: [String]] = [:]
         for period in Period.allCases {
@@ -36,6 +46,7 @@ public struct SnapshotPublisher {
                 else { continue }
                 try writer.write(report)
                 written += 1
+                if period == .day && ordinal == newestDayOrdinal { newestDay = report }
             }
             let all = counters.bucketOrdinals(period).map { counters.calendar.label(period, ordinal: $0) }
             labels[period] = all
@@ -52,7 +63,7 @@ public struct SnapshotPublisher {
         try writer.write(
             IndexReport(generatedAtEpochSeconds: now, host: host, timezone: timezone, buckets: labels, status: status))
         _ = try writer.removeBuckets(except: retained)
-        return written
+        return Published(bucketsWritten: written, newestDay: newestDay)
     }
 
     /// Labels of the bucket files of a period that exist now.
