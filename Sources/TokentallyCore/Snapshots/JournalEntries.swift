@@ -36,6 +36,7 @@ public enum JournalEntries {
             ("TOKENTALLY_KIND", kind),
             ("TOKENTALLY_PERIOD", day.period.rawValue),
             ("TOKENTALLY_BUCKET", day.label),
+            ("TOKENTALLY_HOST", day.host),
         ]
         if let model { fields.append(("TOKENTALLY_MODEL", model)) }
         if let provider { fields.append(("TOKENTALLY_PROVIDER", provider)) }
