@@ -305,8 +305,25 @@ private func lineCount(_ directory: URL) throws -> Int {
 enum JournaldForTests {
     static let socket = "/run/systemd/journal/socket"
 
+    /// Whether a journald listens on the socket (a stale socket file refuses the connection).
+    static var isListening: Bool {
+        let descriptor = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in socket.utf8.enumerated() { raw[index] = byte }
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
+    }
+
     static func ensureRunning() throws -> BackgroundProcess? {
-        if FileManager.default.fileExists(atPath: socket) { return nil }
+        if isListening { return nil }
         let binary = URL(fileURLWithPath: "/lib/systemd/systemd-journald")
         try #require(
             FileManager.default.isExecutableFile(atPath: binary.path),
@@ -315,7 +332,7 @@ enum JournaldForTests {
             name: "journald", executable: binary, arguments: [],
             outputDirectory: FileManager.default.temporaryDirectory)
         let deadline = Date().addingTimeInterval(10)
-        while !FileManager.default.fileExists(atPath: socket) {
+        while !isListening {
             guard Date() < deadline, process.isRunning else {
                 process.killAndReap()
                 throw ScenarioAbort("journald did not start: \(process.stderrTail())")
