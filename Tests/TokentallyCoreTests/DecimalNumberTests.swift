@@ -8,18 +8,6 @@ private func number(_ text: String, lenient: Bool = false) -> DecimalNumber? {
     return text.withUTF8 { DecimalNumber.parse(UnsafeRawBufferPointer($0), lenient: lenient) }
 }
 
-/// A deterministic generator so that a failing random case can be reproduced.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A random JSON number with `digits` significant digits (the first nonzero), a random decimal
 /// point position, optional leading fraction zeros and an optional exponent.
 private func randomNumberText(digits: Int, exponentRange: ClosedRange<Int>, using random: inout SplitMix64) -> String {

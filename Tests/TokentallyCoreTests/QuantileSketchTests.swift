@@ -3,29 +3,6 @@ import Testing
 
 @testable import TokentallyCore
 
-/// A seeded SplitMix64 generator, so every distribution below is the same on every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    mutating func unit() -> Double {
-        Double(next() >> 11 + 1) / Double(UInt64(1) << 53)
-    }
-
-    /// Standard normal, by Box-Muller.
-    mutating func normal() -> Double {
-        (-2 * log(unit())).squareRoot() * cos(2 * Double.pi * unit())
-    }
-}
-
 /// The exact quantile with the definition the sketch documents: the value of rank
 /// max(1, ceil(q·n)) (1-based) in ascending order.
 private func exactQuantile(_ sorted: [Double], _ q: Double) -> Double {
@@ -59,27 +36,27 @@ private func expectWithinOnePercent(_ values: [Double], sourceLocation: SourceLo
 }
 
 @Test func uniformLatenciesQuantilesWithinOnePercent() {
-    var random = SeededGenerator(state: 1)
+    var random = SplitMix64(state: 1)
     let values = (0..<20_000).map { _ in 0.01 + random.unit() * 10_000 }
     expectWithinOnePercent(values)
 }
 
 @Test func lognormalLatenciesQuantilesWithinOnePercent() {
-    var random = SeededGenerator(state: 2)
+    var random = SplitMix64(state: 2)
     // Median around 800 ms, spread over several orders of magnitude.
     let values = (0..<20_000).map { _ in exp(log(800) + 1.2 * random.normal()) }
     expectWithinOnePercent(values)
 }
 
 @Test func heavyTailedLatenciesQuantilesWithinOnePercent() {
-    var random = SeededGenerator(state: 3)
+    var random = SplitMix64(state: 3)
     // Pareto with shape 0.8: the tail reaches the 1e7 ms ceiling.
     let values = (0..<20_000).map { _ in min(1e7, 5 * pow(random.unit(), -1 / 0.8)) }
     expectWithinOnePercent(values)
 }
 
 @Test func tinyAndHugeValuesQuantilesWithinOnePercent() {
-    var random = SeededGenerator(state: 4)
+    var random = SplitMix64(state: 4)
     // Log-uniform over the whole stated latency range 0.01 ms ... 1e7 ms.
     let values = (0..<20_000).map { _ in 0.01 * pow(1e9, random.unit()) }
     expectWithinOnePercent(values)
@@ -97,7 +74,7 @@ private func expectWithinOnePercent(_ values: [Double], sourceLocation: SourceLo
 }
 
 @Test func zerosAreCountedInTheirOwnBucket() {
-    var random = SeededGenerator(state: 5)
+    var random = SplitMix64(state: 5)
     // 30% zeros (for example a TTFT of 0 from a cache hit), the rest uniform.
     let values = (0..<10_000).map { _ in random.unit() < 0.3 ? 0 : 1 + random.unit() * 500 }
     expectWithinOnePercent(values)
@@ -113,7 +90,7 @@ private func expectWithinOnePercent(_ values: [Double], sourceLocation: SourceLo
 }
 
 @Test func mergingTwoSketchesEqualsOneSketchOverTheUnion() {
-    var random = SeededGenerator(state: 6)
+    var random = SplitMix64(state: 6)
     let first = (0..<5_000).map { _ in random.unit() < 0.05 ? 0 : exp(log(300) + random.normal()) }
     // Disjoint-ish ranges on purpose: the merge has to grow the array on both sides.
     let second = (0..<7_000).map { _ in 0.02 + random.unit() * 3 } + (0..<500).map { _ in 1e5 + random.unit() * 1e6 }
@@ -221,7 +198,7 @@ private func expectWithinOnePercent(_ values: [Double], sourceLocation: SourceLo
 }
 
 @Test func precomputedIndexGivesTheSameSketchAsAdd() {
-    var random = SeededGenerator(state: 7)
+    var random = SplitMix64(state: 7)
     var plain = QuantileSketch()
     var precomputed = [QuantileSketch](repeating: QuantileSketch(), count: 3)
     for _ in 0..<2_000 {

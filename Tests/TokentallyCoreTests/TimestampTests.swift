@@ -8,18 +8,6 @@ private func parse(_ text: String) -> Double? {
     return text.withUTF8 { Timestamp.parse(text: UnsafeRawBufferPointer($0)) }
 }
 
-/// A deterministic generator so that a failing random case can be reproduced.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Epoch seconds of a wall-clock time at a fixed UTC offset, computed by Foundation's calendar.
 private func foundationEpoch(
     _ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int, offsetSeconds: Int = 0
