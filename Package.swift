@@ -57,7 +57,27 @@ let package = Package(
         // `swift test` build it. They import no project module: their oracle is independent.
         .testTarget(
             name: "TokentallyEndToEndTests",
-            dependencies: ["TokentallyCommand"]
+            dependencies: ["TokentallyCommand"],
+            exclude: ["Fixtures"]
         ),
     ]
 )
+
+// Benchmarks (issue 5, docs/performance.md): added only when TOKENTALLY_BENCHMARKS is set, so
+// that ordinary builds and CI neither fetch nor build ordo-one/benchmark. Run them with
+//   TOKENTALLY_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark
+if Context.environment["TOKENTALLY_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "TokentallyBenchmarks",
+            dependencies: [
+                "TokentallyCore",
+                "TokentallyNative",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/TokentallyBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ))
+}

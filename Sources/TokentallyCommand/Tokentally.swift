@@ -22,6 +22,12 @@ struct Run: AsyncParsableCommand {
     var config: String = "/etc/tokentally/tokentally.yaml"
 
     func run() async throws {
+        // A parent may have started us with these blocked (Foundation's Process on Linux hands
+        // its children a blocked mask); the daemon must see them to stop and reload.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, signal) }
+        sigprocmask(SIG_UNBLOCK, &signals, nil)
         // Under systemd, the daemon's own log lines go to the journal natively, with priorities.
         if SystemdJournal.stderrIsJournal() {
             LoggingSystem.bootstrap { JournalLogHandler(label: $0) }
