@@ -38,8 +38,14 @@ public final class FollowLoop: @unchecked Sendable {
     private let pendingReload = Mutex<Configuration?>(nil)
     /// Why the last reload was refused, shown in `STATUS=` until a reload succeeds.
     private var reloadProblem: String? = nil
-    private var journalWorks = true
-    private var lastJournalDay: (label: String, requests: UInt64)? = nil
+    private struct JournalState {
+        var works = true
+        var lastDay: (label: String, requests: UInt64)? = nil
+    }
+    private let journalState = Mutex(JournalState())
+    /// The journal settings, read by the outbox thread; replaced by a reload.
+    private let journalSettings: Mutex<JournalConfiguration>
+    private var outbox: SnapshotOutbox!
     private var lastWatchdog = 0.0
 
     private var lastCommitSignature: [UInt64] = []
@@ -48,9 +54,6 @@ public final class FollowLoop: @unchecked Sendable {
     private var lastSnapshotTime: Int64? = nil
     private var rateWindow: (time: Double, lines: UInt64) = (0, 0)
     private var linesPerSecond: Double? = nil
-
-    /// Called after each snapshot with the files' status (for journald and `STATUS=`).
-    public var onSnapshot: (@Sendable (IngestStatus) -> Void)? = nil
 
     /// Sets everything up and loads the committed state, before anything is read. Throws a
     /// `CommandError` with one line for a bad input directory or an unreadable state.
@@ -62,6 +65,7 @@ public final class FollowLoop: @unchecked Sendable {
         self.logger = logger
         self.notifier = notifier
         self.journal = journal
+        self.journalSettings = Mutex(configuration.journal)
         guard let calendar = BucketCalendar(timeZoneIdentifier: configuration.timezone) else {
             throw .usage("timezone: unknown time zone \"\(configuration.timezone)\"")
         }
@@ -100,6 +104,7 @@ public final class FollowLoop: @unchecked Sendable {
             throw .io("\(error)")
         }
         try restoreState()
+        outbox = SnapshotOutbox(logger: logger) { [weak self] batch in self?.writeJournal(batch) }
     }
 
     /// Every input's directory must exist (the files in it may come later).
@@ -234,7 +239,7 @@ public final class FollowLoop: @unchecked Sendable {
         }
         notifier.notify("STOPPING=1\nSTATUS=stopping: committing and writing a final snapshot")
         try commitIfChanged()
-        try snapshot()
+        try snapshot(final: true)
         logger.info("stopped", metadata: ["lines": "\(ingestor.linesRead)"])
     }
 
@@ -266,6 +271,7 @@ public final class FollowLoop: @unchecked Sendable {
         try commitIfChanged()
         do {
             try Self.watchInputDirectories(new.inputs, with: watcher)
+            outbox.drain()  // the old publisher's last batch goes where it was meant to
             if new.snapshot.directory != configuration.snapshot.directory
                 || new.snapshot.fileMode != configuration.snapshot.fileMode
                 || new.host != configuration.host || new.highlights != configuration.highlights
@@ -288,6 +294,7 @@ public final class FollowLoop: @unchecked Sendable {
         ingestor.maxLineBytes = new.limits.maxLineBytes
         counters.retention = new.retention
         counters.maxSeries = new.limits.maxSeries
+        journalSettings.withLock { $0 = new.journal }
         follower.update(inputs: new.inputs, maxLineBytes: new.limits.maxLineBytes, now: now)
         configuration = new
         reloadProblem = nil
@@ -357,45 +364,52 @@ public final class FollowLoop: @unchecked Sendable {
         return status
     }
 
-    private func snapshot() throws {
+    /// Takes a snapshot: the reports of the changed buckets are built here, on the loop's
+    /// thread; encoding and writing them happen on the outbox's thread, off the ingest path.
+    /// With `final`, waits until they are written (shutdown).
+    private func snapshot(final: Bool = false) throws {
         let mono = monotonicNow()
         if mono - rateWindow.time >= 1 {
             linesPerSecond = Double(ingestor.linesRead - rateWindow.lines) / (mono - rateWindow.time)
             rateWindow = (mono, ingestor.linesRead)
         }
-        let status = status()
-        let now = wallNow()
-        let published: SnapshotPublisher.Published
-        do {
-            published = try publisher.publish(counters, status: status, now: now)
-        } catch {
-            logger.error("writing snapshots failed; will retry", metadata: ["error": "\(error)"])
-            return
+        if outbox.takeFailure() { counters.markAllDirty() }
+        if outbox.isBusy {
+            guard final else { return }  // the changed buckets stay dirty for the next turn
+            outbox.drain()
         }
+        let now = wallNow()
+        let batch = publisher.prepare(counters, status: status(), now: now)
+        outbox.submit(batch, with: publisher)
         lastSnapshotLines = ingestor.linesRead
         lastSnapshotTime = now
-        if let day = published.newestDay { writeJournal(day) }
         notifier.notify("STATUS=" + statusLine())
-        onSnapshot?(status)
+        if final { outbox.stop() }
     }
 
     /// The current day's entries, when the day changed since they were last written. If the
-    /// journal cannot be reached, the daemon keeps working and says so once.
-    private func writeJournal(_ day: BucketReport) {
-        guard configuration.journal.enabled, let journal else { return }
-        if let last = lastJournalDay, last.label == day.label, last.requests == day.totals.counters.requests {
-            return
-        }
-        do {
-            for entry in JournalEntries.entries(for: day, top: configuration.journal.top) { try journal.send(entry) }
-            if !journalWorks { logger.notice("journald is reachable again; snapshot entries resume") }
-            journalWorks = true
-            lastJournalDay = (day.label, day.totals.counters.requests)
-        } catch {
-            if journalWorks {
-                logger.warning("journald is not reachable; snapshot entries are not written to the journal until it is: \(error)")
+    /// journal cannot be reached, the daemon keeps working and says so once. Runs on the
+    /// outbox's thread, after the batch's files were written.
+    private func writeJournal(_ batch: SnapshotPublisher.Batch) {
+        guard let day = batch.newestDay else { return }
+        let settings = journalSettings.withLock { $0 }
+        guard settings.enabled, let journal else { return }
+        journalState.withLock { state in
+            if let last = state.lastDay, last.label == day.label, last.requests == day.totals.counters.requests {
+                return
             }
-            journalWorks = false
+            do {
+                for entry in JournalEntries.entries(for: day, top: settings.top) { try journal.send(entry) }
+                if !state.works { logger.notice("journald is reachable again; snapshot entries resume") }
+                state.works = true
+                state.lastDay = (day.label, day.totals.counters.requests)
+            } catch {
+                if state.works {
+                    logger.warning(
+                        "journald is not reachable; snapshot entries are not written to the journal until it is: \(error)")
+                }
+                state.works = false
+            }
         }
     }
 

@@ -19,20 +19,21 @@ public struct SnapshotPublisher: Sendable {
         self.pruneUnknownBuckets = pruneUnknownBuckets
     }
 
-    /// What one publish wrote.
-    public struct Published: Sendable {
-        /// Bucket files written.
-        public var bucketsWritten: Int
-        /// The newest day's report, when it was among them (for the journal).
+    /// The reports of one snapshot, taken from the counters at one moment: plain values that
+    /// another thread may encode and write while counting goes on.
+    public struct Batch: Sendable {
+        public var reports: [BucketReport]
+        public var index: IndexReport
+        /// Labels to keep per period; other bucket files are removed.
+        public var retained: [Period: Set<String>]
+        /// The newest day's report, when it changed (for the journal).
         public var newestDay: BucketReport?
     }
 
-    /// Writes every bucket changed since the last publish, then index.json (so a reader that
-    /// follows the index never finds a listed bucket missing), then removes buckets that fell
-    /// out of retention.
-    @discardableResult
-    public func publish(_ counters: UsageCounters, status: IngestStatus, now: Int64) throws -> Published {
-        var written = 0
+    /// Builds the reports of every bucket changed since the last batch and marks them clean.
+    /// This is the only part that reads the counters; it runs on their owner's thread.
+    public func prepare(_ counters: UsageCounters, status: IngestStatus, now: Int64) -> Batch {
+        var reports: [BucketReport] = []
         var newestDay: BucketReport? = nil
         let newestDayOrdinal = counters.bucketOrdinals(.day).last
         var retained: [Period: Set<String>] = [:]
@@ -44,8 +45,7 @@ public struct SnapshotPublisher: Sendable {
                         period, ordinal: ordinal, host: host, timezone: timezone, generatedAt: now,
                         minRequests: minRequests)
                 else { continue }
-                try writer.write(report)
-                written += 1
+                reports.append(report)
                 if period == .day && ordinal == newestDayOrdinal { newestDay = report }
             }
             let all = counters.bucketOrdinals(period).map { counters.calendar.label(period, ordinal: $0) }
@@ -60,10 +60,32 @@ public struct SnapshotPublisher: Sendable {
             }
         }
         counters.markClean()
-        try writer.write(
-            IndexReport(generatedAtEpochSeconds: now, host: host, timezone: timezone, buckets: labels, status: status))
-        _ = try writer.removeBuckets(except: retained)
-        return Published(bucketsWritten: written, newestDay: newestDay)
+        let index = IndexReport(generatedAtEpochSeconds: now, host: host, timezone: timezone, buckets: labels, status: status)
+        return Batch(reports: reports, index: index, retained: retained, newestDay: newestDay)
+    }
+
+    /// Writes a batch: every bucket file, then index.json (so a reader that follows the index
+    /// never finds a listed bucket missing), then removes buckets that fell out of retention.
+    public func write(_ batch: Batch) throws {
+        for report in batch.reports { try writer.write(report) }
+        try writer.write(batch.index)
+        _ = try writer.removeBuckets(except: batch.retained)
+    }
+
+    /// What one publish wrote.
+    public struct Published: Sendable {
+        /// Bucket files written.
+        public var bucketsWritten: Int
+        /// The newest day's report, when it was among them (for the journal).
+        public var newestDay: BucketReport?
+    }
+
+    /// Prepares and writes a batch at once (for `replay`, which has nothing else to do).
+    @discardableResult
+    public func publish(_ counters: UsageCounters, status: IngestStatus, now: Int64) throws -> Published {
+        let batch = prepare(counters, status: status, now: now)
+        try write(batch)
+        return Published(bucketsWritten: batch.reports.count, newestDay: batch.newestDay)
     }
 
     /// Labels of the bucket files of a period that exist now.
