@@ -22,7 +22,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         for name in ["a.log", "a.log.1", "a.log.2.gz", "b.log", "b.log-20261101", ".hidden"] {
-            FileManager.default.createFile(atPath: directory + "/" + name, contents: Data())
+            _ = FileManager.default.createFile(atPath: directory + "/" + name, contents: Data())
         }
         let sets = try RotatedFileSet.discover(inDirectory: directory)
         #expect(sets.map(\.base) == ["a.log", "b.log"])
