@@ -63,6 +63,13 @@ let package = Package(
     ]
 )
 
+// Release builds of the core skip the run-time exclusivity checks on its hot path (they cost
+// about 13% of replay time, docs/performance.md); debug builds, which the tests use, keep them.
+for target in package.targets where target.name == "TokentallyCore" {
+    let unchecked = SwiftSetting.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+    target.swiftSettings = (target.swiftSettings ?? []) + [unchecked]
+}
+
 // Benchmarks (issue 5, docs/performance.md): added only when TOKENTALLY_BENCHMARKS is set, so
 // that ordinary builds and CI neither fetch nor build ordo-one/benchmark. Run them with
 //   TOKENTALLY_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark

@@ -1,5 +1,10 @@
 /// The counters of one bucket (one day, week or month): a cell of exact counters per series,
 /// and performance accumulators for the totals and per model, provider and pair.
+///
+/// A request's performance goes into one accumulator only, its pair's in its day's
+/// `unfoldedByPair`: three sketch inserts instead of thirty-six (3 periods × 4 rollups × 3
+/// figures). `UsageCounters` folds them into the totals, model, provider and pair rollups of the
+/// day, its week and its month before anything reads them (`foldUnfoldedPerformance`).
 final class BucketAccumulator {
     let period: Period
     let ordinal: Int32
@@ -8,15 +13,29 @@ final class BucketAccumulator {
 
     private var cellBySeries: [Int32: Int32] = [:]
     private(set) var cellSeries: [Int32] = []
-    var cells: [CounterValues] = []
+    let cells = CellPages()
 
-    fileprivate(set) var total = PerformanceAccumulator()
-    fileprivate(set) var byModel: [PerformanceAccumulator] = []
-    fileprivate(set) var byProvider: [PerformanceAccumulator] = []
-    fileprivate(set) var byPair: [PerformanceAccumulator] = []
+    /// The performance of the requests counted here, once folded.
+    var performance = PerformanceRollups()
+    /// Day buckets only: by model × provider pair, the performance of requests counted in this
+    /// day and not yet folded into the `performance` of this day, its week and its month.
+    var unfoldedByPair: [PerformanceAccumulator] = []
+    /// Whether `unfoldedByPair` holds anything.
+    var hasUnfolded = false
 
-    fileprivate(set) var fastest: (latencyMs: Double, requestID: String?, model: Int32, provider: Int32)?
-    fileprivate(set) var slowest: (latencyMs: Double, requestID: String?, model: Int32, provider: Int32)?
+    /// The fastest and slowest request (the first one seen wins a tie); the latencies are kept
+    /// apart so that the per-request comparison touches no String.
+    private(set) var fastestLatencyMs = Double.infinity
+    private(set) var slowestLatencyMs = -Double.infinity
+    fileprivate(set) var fastest: RequestNote?
+    fileprivate(set) var slowest: RequestNote?
+
+    struct RequestNote {
+        var latencyMs: Double
+        var requestID: String?
+        var model: Int32
+        var provider: Int32
+    }
 
     init(period: Period, ordinal: Int32) {
         self.period = period
@@ -26,40 +45,85 @@ final class BucketAccumulator {
     /// The cell index of a series, creating the cell on first use.
     func cell(for series: Int32) -> Int {
         if let cell = cellBySeries[series] { return Int(cell) }
-        let cell = cells.count
-        cells.append(CounterValues())
+        let cell = cells.append(CounterValues())
         cellSeries.append(series)
         cellBySeries[series] = Int32(cell)
         return cell
     }
 
     @inline(__always)
-    func addPerformance(_ sample: PerformanceSample, model: Int32, provider: Int32, pair: Int32) {
-        total.add(sample)
-        if Int(model) >= byModel.count { byModel.append(contentsOf: repeatElement(.init(), count: Int(model) + 1 - byModel.count)) }
-        byModel[Int(model)].add(sample)
-        if Int(provider) >= byProvider.count {
-            byProvider.append(contentsOf: repeatElement(.init(), count: Int(provider) + 1 - byProvider.count))
-        }
-        byProvider[Int(provider)].add(sample)
-        if Int(pair) >= byPair.count { byPair.append(contentsOf: repeatElement(.init(), count: Int(pair) + 1 - byPair.count)) }
-        byPair[Int(pair)].add(sample)
+    func addUnfolded(_ sample: PerformanceSample, pair: Int32) {
+        PerformanceRollups.grow(&unfoldedByPair, toHold: pair)
+        unfoldedByPair[Int(pair)].add(sample)
     }
 
     /// Keeps the fastest and slowest request of the bucket (the first one seen wins a tie).
     @inline(__always)
     func noteRequest(_ record: GatewayRecord, model: Int32, provider: Int32) {
         let latency = record.latencyMs
-        if fastest == nil || latency < fastest!.latencyMs {
-            fastest = (latency, Self.requestID(record), model, provider)
+        if latency < fastestLatencyMs {
+            fastestLatencyMs = latency
+            fastest = RequestNote(
+                latencyMs: latency, requestID: Self.requestID(record), model: model, provider: provider)
         }
-        if slowest == nil || latency > slowest!.latencyMs {
-            slowest = (latency, Self.requestID(record), model, provider)
+        if latency > slowestLatencyMs {
+            slowestLatencyMs = latency
+            slowest = RequestNote(
+                latencyMs: latency, requestID: Self.requestID(record), model: model, provider: provider)
         }
+    }
+
+    fileprivate func restoreRequests(fastest: RequestNote?, slowest: RequestNote?) {
+        self.fastest = fastest
+        self.slowest = slowest
+        fastestLatencyMs = fastest?.latencyMs ?? .infinity
+        slowestLatencyMs = slowest?.latencyMs ?? -.infinity
     }
 
     private static func requestID(_ record: GatewayRecord) -> String? {
         record.requestID.isEmpty ? nil : String(decoding: record.requestID, as: UTF8.self)
+    }
+}
+
+/// The cells of one bucket, in pages of a fixed size that never move.
+///
+/// An array of cells would double and copy itself as a bucket grows; at high cardinality
+/// (a month of 400,000 series is 48 MB of cells) the copies, and the freed blocks that the
+/// allocator keeps, cost more resident memory than the cells. Pages are allocated one at a
+/// time and never copied, and only the parts written become resident.
+final class CellPages {
+    private static let pageShift = 10
+    private static let pageSize = 1 << pageShift
+    private var pages: [UnsafeMutablePointer<CounterValues>] = []
+    private(set) var count = 0
+
+    init() {}
+
+    deinit {
+        for (index, page) in pages.enumerated() {
+            page.deinitialize(count: min(Self.pageSize, count - index * Self.pageSize))
+            page.deallocate()
+        }
+    }
+
+    /// Adds a cell and returns its index.
+    func append(_ values: CounterValues) -> Int {
+        let index = count
+        if index & (Self.pageSize - 1) == 0 { pages.append(.allocate(capacity: Self.pageSize)) }
+        (pages[index >> Self.pageShift] + (index & (Self.pageSize - 1))).initialize(to: values)
+        count += 1
+        return index
+    }
+
+    /// The cell at `index`, to read or update in place.
+    @inline(__always)
+    func pointer(_ index: Int) -> UnsafeMutablePointer<CounterValues> {
+        pages[index >> Self.pageShift] + (index & (Self.pageSize - 1))
+    }
+
+    subscript(index: Int) -> CounterValues {
+        get { pointer(index).pointee }
+        set { pointer(index).pointee = newValue }
     }
 }
 
@@ -76,8 +140,6 @@ struct BucketReportBuilder {
         var byModel: [Int32: CounterValues] = [:]
         var byProvider: [Int32: CounterValues] = [:]
         var byPair: [Int32: CounterValues] = [:]
-        var series: [SeriesReport] = []
-        series.reserveCapacity(bucket.cells.count)
         for (cell, seriesID) in bucket.cellSeries.enumerated() {
             let values = bucket.cells[cell]
             let dimensions = counters.seriesDimensions[Int(seriesID)]
@@ -86,27 +148,48 @@ struct BucketReportBuilder {
             byModel[dimensions.model, default: CounterValues()].add(values)
             byProvider[dimensions.provider, default: CounterValues()].add(values)
             byPair[dimensions.pair, default: CounterValues()].add(values)
+        }
+        // The rows are sorted as cell indexes (4 bytes each) and then built in order, so that a
+        // bucket of many series never holds a second, sorting copy of its rows.
+        // Names compare through their ranks in name order (integers, no String compares).
+        let ranks = counters.nameRanks()
+        var order = (0..<Int32(bucket.cellSeries.count)).map { $0 }
+        order.sort { a, b in
+            let requestsA = bucket.cells.pointer(Int(a)).pointee.requests
+            let requestsB = bucket.cells.pointer(Int(b)).pointee.requests
+            if requestsA != requestsB { return requestsA > requestsB }
+            let dimensionsA = counters.seriesDimensions[Int(bucket.cellSeries[Int(a)])]
+            let dimensionsB = counters.seriesDimensions[Int(bucket.cellSeries[Int(b)])]
+            return (
+                ranks.keys[Int(dimensionsA.key)], ranks.models[Int(dimensionsA.model)],
+                ranks.providers[Int(dimensionsA.provider)]
+            )
+                < (
+                    ranks.keys[Int(dimensionsB.key)], ranks.models[Int(dimensionsB.model)],
+                    ranks.providers[Int(dimensionsB.provider)]
+                )
+        }
+        var series: [SeriesReport] = []
+        series.reserveCapacity(order.count)
+        for cell in order {
+            let dimensions = counters.seriesDimensions[Int(bucket.cellSeries[Int(cell)])]
             series.append(
                 SeriesReport(
                     apiKey: counters.keyNames[Int(dimensions.key)], model: counters.modelNames[Int(dimensions.model)],
-                    provider: counters.providerNames[Int(dimensions.provider)], counters: values))
-        }
-        series.sort { a, b in
-            if a.counters.requests != b.counters.requests { return a.counters.requests > b.counters.requests }
-            return (a.apiKey, a.model, a.provider) < (b.apiKey, b.model, b.provider)
+                    provider: counters.providerNames[Int(dimensions.provider)], counters: bucket.cells[Int(cell)]))
         }
 
         let modelRows = byModel.map { (id, values) in
-            (name: counters.modelNames[Int(id)], rollup: RollupReport(counters: values, performance: bucket.byModel[Int(id)].summary))
+            (name: counters.modelNames[Int(id)], rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byModel, id)))
         }.sorted { $0.name < $1.name }
         let providerRows = byProvider.map { (id, values) in
             (name: counters.providerNames[Int(id)],
-             rollup: RollupReport(counters: values, performance: bucket.byProvider[Int(id)].summary))
+             rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byProvider, id)))
         }.sorted { $0.name < $1.name }
         let pairRows = byPair.map { (id, values) in
             let pair = counters.pairs[Int(id)]
             return (model: counters.modelNames[Int(pair.model)], provider: counters.providerNames[Int(pair.provider)],
-                    rollup: RollupReport(counters: values, performance: bucket.byPair[Int(id)].summary))
+                    rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byPair, id)))
         }.sorted { a, b in
             if a.rollup.counters.requests != b.rollup.counters.requests {
                 return a.rollup.counters.requests > b.rollup.counters.requests
@@ -119,9 +202,15 @@ struct BucketReportBuilder {
         return BucketReport(
             period: bucket.period, label: label, startEpochSeconds: start, endEpochSeconds: end, timezone: timezone,
             host: host, generatedAtEpochSeconds: generatedAt,
-            totals: RollupReport(counters: totals, performance: bucket.total.summary),
+            totals: RollupReport(counters: totals, performance: bucket.performance.total.summary),
             byModel: modelRows, byProvider: providerRows, byModelProvider: pairRows, byKey: keyRows, series: series,
             highlights: highlights(models: modelRows, providers: providerRows, minRequests: minRequests))
+    }
+
+    /// The summary of one rollup; a rollup whose requests had no performance figures may have
+    /// no accumulator at all.
+    private static func summary(_ group: [PerformanceAccumulator], _ id: Int32) -> PerformanceSummary {
+        Int(id) < group.count ? group[Int(id)].summary : PerformanceAccumulator().summary
     }
 
     private func highlights(
@@ -235,8 +324,8 @@ extension BucketAccumulator {
             writer.write(series)
             cells[index].encode(into: &writer)
         }
-        total.encode(into: &writer)
-        for group in [byModel, byProvider, byPair] {
+        performance.total.encode(into: &writer)
+        for group in [performance.byModel, performance.byProvider, performance.byPair] {
             writer.write(UInt32(group.count))
             for accumulator in group { accumulator.encode(into: &writer) }
         }
@@ -263,7 +352,7 @@ extension BucketAccumulator {
             let cell = bucket.cell(for: series)
             bucket.cells[cell] = try CounterValues.decode(from: &reader)
         }
-        bucket.total = try PerformanceAccumulator.decode(from: &reader)
+        let total = try PerformanceAccumulator.decode(from: &reader)
         var groups: [[PerformanceAccumulator]] = []
         for _ in 0..<3 {
             let count = try reader.readCount(minimumItemSize: 16)
@@ -271,10 +360,9 @@ extension BucketAccumulator {
             for _ in 0..<count { group.append(try PerformanceAccumulator.decode(from: &reader)) }
             groups.append(group)
         }
-        bucket.byModel = groups[0]
-        bucket.byProvider = groups[1]
-        bucket.byPair = groups[2]
-        var requests: [(latencyMs: Double, requestID: String?, model: Int32, provider: Int32)?] = []
+        bucket.performance = PerformanceRollups(
+            total: total, byModel: groups[0], byProvider: groups[1], byPair: groups[2])
+        var requests: [RequestNote?] = []
         for _ in 0..<2 {
             guard try reader.readBool() else {
                 requests.append(nil)
@@ -282,10 +370,12 @@ extension BucketAccumulator {
             }
             let latency = try reader.readDouble()
             let id: String? = try reader.readBool() ? try reader.readString() : nil
-            requests.append((latency, id, try reader.read(Int32.self), try reader.read(Int32.self)))
+            requests.append(
+                RequestNote(
+                    latencyMs: latency, requestID: id, model: try reader.read(Int32.self),
+                    provider: try reader.read(Int32.self)))
         }
-        bucket.fastest = requests[0]
-        bucket.slowest = requests[1]
+        bucket.restoreRequests(fastest: requests[0], slowest: requests[1])
         bucket.dirty = false
         return bucket
     }

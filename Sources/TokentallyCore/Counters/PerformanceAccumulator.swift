@@ -24,6 +24,27 @@ public struct PerformanceAccumulator: Sendable {
         }
     }
 
+    /// Whether no request was added.
+    var isEmpty: Bool { latency.count == 0 && ttft.count == 0 && throughput.count == 0 }
+
+    /// Adds everything `other` holds, as if its requests had been added here.
+    mutating func merge(_ other: PerformanceAccumulator) {
+        latency.merge(other.latency)
+        ttft.merge(other.ttft)
+        throughput.merge(other.throughput)
+        throughputOutputTokens &+= other.throughputOutputTokens
+        throughputGenerationSeconds += other.throughputGenerationSeconds
+    }
+
+    /// Empties the accumulator, keeping the sketches' memory for the next requests.
+    mutating func removeAll() {
+        latency.removeAll()
+        ttft.removeAll()
+        throughput.removeAll()
+        throughputOutputTokens = 0
+        throughputGenerationSeconds = 0
+    }
+
     /// The PERFORMANCE block of snapshot.md.
     public var summary: PerformanceSummary {
         PerformanceSummary(
@@ -43,6 +64,56 @@ public struct PerformanceAccumulator: Sendable {
     }
 }
 
+/// The performance accumulators of one bucket: the totals, and one per model, provider and
+/// model × provider pair, indexed by their dense ids.
+struct PerformanceRollups {
+    var total = PerformanceAccumulator()
+    var byModel: [PerformanceAccumulator] = []
+    var byProvider: [PerformanceAccumulator] = []
+    var byPair: [PerformanceAccumulator] = []
+
+    init() {}
+
+    init(
+        total: PerformanceAccumulator, byModel: [PerformanceAccumulator], byProvider: [PerformanceAccumulator],
+        byPair: [PerformanceAccumulator]
+    ) {
+        self.total = total
+        self.byModel = byModel
+        self.byProvider = byProvider
+        self.byPair = byPair
+    }
+
+    /// Adds one request to the totals and to its model's, provider's and pair's accumulators.
+    @inline(__always)
+    mutating func add(_ sample: PerformanceSample, model: Int32, provider: Int32, pair: Int32) {
+        total.add(sample)
+        Self.grow(&byModel, toHold: model)
+        byModel[Int(model)].add(sample)
+        Self.grow(&byProvider, toHold: provider)
+        byProvider[Int(provider)].add(sample)
+        Self.grow(&byPair, toHold: pair)
+        byPair[Int(pair)].add(sample)
+    }
+
+    /// Adds the performance of requests of one model × provider pair, as if each had been
+    /// added with `add`.
+    mutating func merge(_ accumulator: PerformanceAccumulator, model: Int32, provider: Int32, pair: Int32) {
+        total.merge(accumulator)
+        Self.grow(&byModel, toHold: model)
+        byModel[Int(model)].merge(accumulator)
+        Self.grow(&byProvider, toHold: provider)
+        byProvider[Int(provider)].merge(accumulator)
+        Self.grow(&byPair, toHold: pair)
+        byPair[Int(pair)].merge(accumulator)
+    }
+
+    @inline(__always)
+    static func grow(_ group: inout [PerformanceAccumulator], toHold id: Int32) {
+        if Int(id) >= group.count { group.append(contentsOf: repeatElement(.init(), count: Int(id) + 1 - group.count)) }
+    }
+}
+
 /// One request's performance figures, prepared once for all the accumulators it goes into.
 struct PerformanceSample {
     var latencyMs: Double
@@ -53,6 +124,9 @@ struct PerformanceSample {
     var throughputIndex: Int32?
     var outputTokens: UInt64
     var generationSeconds: Double
+
+    /// Whether the request has any figure for the sketches.
+    var isEmpty: Bool { latencyIndex == nil && ttftIndex == nil && throughputIndex == nil }
 
     @inline(__always)
     init(_ record: GatewayRecord) {

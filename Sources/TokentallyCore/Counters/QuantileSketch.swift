@@ -148,6 +148,16 @@ public struct QuantileSketch: Sendable {
         }
     }
 
+    /// Empties the sketch but keeps its bucket array, so that refilling it allocates nothing.
+    public mutating func removeAll() {
+        count = 0
+        sum = 0
+        min = 0
+        max = 0
+        zeroCount = 0
+        if !counts.isEmpty { counts.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+    }
+
     /// The estimated `q`-quantile: the value of rank `max(1, ceil(q × count))` (1-based) in
     /// ascending order, within 1% relative error for values in `accurateRange`, and clamped into
     /// `[min, max]`. Ranks 1 and `count` are exact: `quantile(0) == min`, `quantile(1) == max`.

@@ -28,23 +28,28 @@ public final class UsageCounters {
     private(set) var providerNames: [String] = []
 
     // Series and model × provider pairs.
-    private struct SeriesDimensions: Hashable {
+    private var seriesIndex = SeriesIndex()
+    struct SeriesEntry {
         var key: Int32
         var model: Int32
         var provider: Int32
+        var pair: Int32
     }
-    private var seriesByDimensions: [SeriesDimensions: Int32] = [:]
-    private(set) var seriesDimensions: [(key: Int32, model: Int32, provider: Int32, pair: Int32)] = []
+    private(set) var seriesDimensions: [SeriesEntry] = []
     private var pairByModelProvider: [Int64: Int32] = [:]
     private(set) var pairs: [(model: Int32, provider: Int32)] = []
 
     // Buckets by period (index = Period ordinal) and ordinal.
     private var buckets: [[Int32: BucketAccumulator]] = [[:], [:], [:]]
     private var newestOrdinal: [Int32] = [.min, .min, .min]
-    /// Per period, per series: the bucket ordinal and cell index it last touched, so the common
-    /// case (same day as the series' previous request) needs no hashing.
-    private var lastCell: [[UInt64]] = [[], [], []]
+    /// Per series, per period (index `series × 3 + period`): the bucket ordinal and cell index it
+    /// last touched, so the common case (same day as the series' previous request) needs no
+    /// hashing.
+    private var lastCell: [UInt64] = []
     private var hotBucket: [BucketAccumulator?] = [nil, nil, nil]
+    private var cachedNameRanks: NameRanks?
+    /// Day buckets whose `unfoldedByPair` holds something.
+    private var daysToFold: [BucketAccumulator] = []
 
     /// Events older than retention, by period index (day, week, month).
     public private(set) var lateDropped: [UInt64] = [0, 0, 0]
@@ -69,27 +74,71 @@ public final class UsageCounters {
     public func add(_ record: GatewayRecord, redaction: KeyRedaction) {
         let series = seriesID(for: record, redaction: redaction)
         let ordinals = calendar.ordinals(forEpochSeconds: Int64(record.epochSeconds.rounded(.down)))
-        let sample = PerformanceSample(record)
         recordsCounted &+= 1
-        add(record, sample, series, period: 0, ordinal: ordinals.day)
-        add(record, sample, series, period: 1, ordinal: ordinals.week)
-        add(record, sample, series, period: 2, ordinal: ordinals.month)
-    }
+        let dimensions = seriesDimensions[Int(series)]
+        let day = count(record, series, dimensions, period: 0, ordinal: ordinals.day)
+        let week = count(record, series, dimensions, period: 1, ordinal: ordinals.week)
+        let month = count(record, series, dimensions, period: 2, ordinal: ordinals.month)
 
-    @inline(__always)
-    private func add(
-        _ record: GatewayRecord, _ sample: PerformanceSample, _ series: Int32, period: Int, ordinal: Int32
-    ) {
-        guard let bucket = bucket(period: period, ordinal: ordinal) else {
-            lateDropped[period] &+= 1
+        let sample = PerformanceSample(record)
+        guard !sample.isEmpty else { return }
+        if let day, week != nil, month != nil {
+            // The common case: the sketches of the day only, folded into its week and month
+            // before anything reads them.
+            if !day.hasUnfolded {
+                day.hasUnfolded = true
+                daysToFold.append(day)
+            }
+            day.addUnfolded(sample, pair: dimensions.pair)
             return
         }
+        // A bucket that does not take the record (past retention): the others take it directly.
+        day?.performance.add(sample, model: dimensions.model, provider: dimensions.provider, pair: dimensions.pair)
+        week?.performance.add(sample, model: dimensions.model, provider: dimensions.provider, pair: dimensions.pair)
+        month?.performance.add(sample, model: dimensions.model, provider: dimensions.provider, pair: dimensions.pair)
+    }
+
+    /// Adds the record to its series' cell in one period's bucket; nil when the bucket is past
+    /// retention (the record is counted as late-dropped there).
+    @inline(__always)
+    private func count(
+        _ record: GatewayRecord, _ series: Int32, _ dimensions: SeriesEntry, period: Int, ordinal: Int32
+    ) -> BucketAccumulator? {
+        guard let bucket = bucket(period: period, ordinal: ordinal) else {
+            lateDropped[period] &+= 1
+            return nil
+        }
         let cell = cellIndex(bucket, series: series, period: period)
-        bucket.cells[cell].add(record)
-        let dimensions = seriesDimensions[Int(series)]
-        bucket.addPerformance(sample, model: dimensions.model, provider: dimensions.provider, pair: dimensions.pair)
-        if !sample.latencyMs.isNaN { bucket.noteRequest(record, model: dimensions.model, provider: dimensions.provider) }
+        bucket.cells.pointer(cell).pointee.add(record)
+        if !record.latencyMs.isNaN {
+            bucket.noteRequest(record, model: dimensions.model, provider: dimensions.provider)
+        }
         bucket.dirty = true
+        return bucket
+    }
+
+    /// Moves the performance that day buckets hold apart (`BucketAccumulator.unfoldedByPair`)
+    /// into the rollups of the day, its week and its month. Called before a bucket is read,
+    /// written or evicted, so that a week or month always holds exactly the requests its cells
+    /// count.
+    func foldUnfoldedPerformance() {
+        guard !daysToFold.isEmpty else { return }
+        for day in daysToFold {
+            let ordinals = BucketCalendar.ordinals(ofDay: Int64(day.ordinal))
+            let week = buckets[1][ordinals.week]
+            let month = buckets[2][ordinals.month]
+            for pair in day.unfoldedByPair.indices where !day.unfoldedByPair[pair].isEmpty {
+                let accumulator = day.unfoldedByPair[pair]
+                let (model, provider) = pairs[pair]
+                let id = Int32(pair)
+                day.performance.merge(accumulator, model: model, provider: provider, pair: id)
+                week?.performance.merge(accumulator, model: model, provider: provider, pair: id)
+                month?.performance.merge(accumulator, model: model, provider: provider, pair: id)
+                day.unfoldedByPair[pair].removeAll()
+            }
+            day.hasUnfolded = false
+        }
+        daysToFold.removeAll(keepingCapacity: true)
     }
 
     @inline(__always)
@@ -121,6 +170,8 @@ public final class UsageCounters {
     }
 
     private func evict(period: Int, olderThanOrEqual limit: Int32) {
+        guard buckets[period].keys.contains(where: { $0 <= limit }) else { return }
+        foldUnfoldedPerformance()
         for ordinal in buckets[period].keys where ordinal <= limit {
             buckets[period][ordinal] = nil
             if hotBucket[period]?.ordinal == ordinal { hotBucket[period] = nil }
@@ -129,12 +180,12 @@ public final class UsageCounters {
 
     @inline(__always)
     private func cellIndex(_ bucket: BucketAccumulator, series: Int32, period: Int) -> Int {
-        let cached = lastCell[period][Int(series)]
+        let cached = lastCell[Int(series) &* 3 &+ period]
         if cached >> 32 == UInt64(UInt32(bitPattern: bucket.ordinal)), cached & 0xFFFF_FFFF != 0 {
             return Int(cached & 0xFFFF_FFFF) - 1
         }
         let cell = bucket.cell(for: series)
-        lastCell[period][Int(series)] = UInt64(UInt32(bitPattern: bucket.ordinal)) << 32 | UInt64(cell + 1)
+        lastCell[Int(series) &* 3 &+ period] = UInt64(UInt32(bitPattern: bucket.ordinal)) << 32 | UInt64(cell + 1)
         return cell
     }
 
@@ -145,8 +196,8 @@ public final class UsageCounters {
         let mode = redaction.ordinal
         if let raw = rawKeys[mode].id(of: record.apiKey), let model = models.id(of: record.model),
             let provider = providers.id(of: record.provider),
-            let series = seriesByDimensions[
-                SeriesDimensions(key: keyIDForRaw[mode][Int(raw)], model: model, provider: provider)]
+            let series = seriesIndex.find(
+                key: keyIDForRaw[mode][Int(raw)], model: model, provider: provider, in: seriesDimensions)
         {
             return series
         }
@@ -197,8 +248,8 @@ public final class UsageCounters {
         guard let raw = rawKeys[mode].id(of: record.apiKey), let model = models.id(of: record.model),
             let provider = providers.id(of: record.provider)
         else { return false }
-        return seriesByDimensions[SeriesDimensions(key: keyIDForRaw[mode][Int(raw)], model: model, provider: provider)]
-            != nil
+        return seriesIndex.find(
+            key: keyIDForRaw[mode][Int(raw)], model: model, provider: provider, in: seriesDimensions) != nil
     }
 
     private func keyID(named name: String) -> Int32 {
@@ -222,8 +273,9 @@ public final class UsageCounters {
     }
 
     private func series(key: Int32, model: Int32, provider: Int32) -> Int32 {
-        let dimensions = SeriesDimensions(key: key, model: model, provider: provider)
-        if let existing = seriesByDimensions[dimensions] { return existing }
+        if let existing = seriesIndex.find(key: key, model: model, provider: provider, in: seriesDimensions) {
+            return existing
+        }
         let pairKey = Int64(model) << 32 | Int64(provider)
         let pair: Int32
         if let existing = pairByModelProvider[pairKey] {
@@ -234,13 +286,43 @@ public final class UsageCounters {
             pairByModelProvider[pairKey] = pair
         }
         let id = Int32(seriesDimensions.count)
-        seriesDimensions.append((key, model, provider, pair))
-        seriesByDimensions[dimensions] = id
-        for period in 0..<3 { lastCell[period].append(0) }
+        seriesDimensions.append(SeriesEntry(key: key, model: model, provider: provider, pair: pair))
+        seriesIndex.insert(id, in: seriesDimensions)
+        lastCell.append(contentsOf: [0, 0, 0])
         return id
     }
 
     // MARK: - Reading
+
+    /// Each key, model and provider name's position in name order (equal names, which Swift
+    /// may find among different bytes, share one), so that report rows sort by name with
+    /// integer compares. Kept until a name is added.
+    func nameRanks() -> NameRanks {
+        if let cached = cachedNameRanks, cached.keys.count == keyNames.count,
+            cached.models.count == modelNames.count, cached.providers.count == providerNames.count
+        {
+            return cached
+        }
+        func ranks(_ names: [String]) -> [Int32] {
+            let order = names.indices.sorted { names[$0] < names[$1] }
+            var ranks = [Int32](repeating: 0, count: names.count)
+            var rank: Int32 = 0
+            for (position, index) in order.enumerated() {
+                if position > 0 && names[order[position - 1]] < names[index] { rank += 1 }
+                ranks[index] = rank
+            }
+            return ranks
+        }
+        let computed = NameRanks(keys: ranks(keyNames), models: ranks(modelNames), providers: ranks(providerNames))
+        cachedNameRanks = computed
+        return computed
+    }
+
+    struct NameRanks {
+        var keys: [Int32]
+        var models: [Int32]
+        var providers: [Int32]
+    }
 
     /// Retained bucket ordinals of a period, oldest first.
     public func bucketOrdinals(_ period: Period) -> [Int32] {
@@ -269,10 +351,61 @@ public final class UsageCounters {
         _ period: Period, ordinal: Int32, host: String, timezone: String, generatedAt: Int64, minRequests: Int
     ) -> BucketReport? {
         guard let bucket = buckets[period.ordinal][ordinal] else { return nil }
+        foldUnfoldedPerformance()
         let interval = calendar.interval(period, ordinal: ordinal)
         return BucketReportBuilder(counters: self, bucket: bucket).build(
             label: calendar.label(period, ordinal: ordinal), start: interval.start, end: interval.end, host: host,
             timezone: timezone, generatedAt: generatedAt, minRequests: minRequests)
+    }
+}
+
+/// Series ids by their (key, model, provider) ids: open addressing over small integers, so a
+/// lookup hashes no string (they were interned already) and allocates nothing.
+private struct SeriesIndex {
+    /// Series id + 1 per slot, 0 for an empty slot; the size is a power of two.
+    private var slots = [Int32](repeating: 0, count: 1024)
+    private var count = 0
+
+    @inline(__always)
+    private static func hash(_ key: Int32, _ model: Int32, _ provider: Int32) -> Int {
+        var h = UInt64(UInt32(bitPattern: key)) | UInt64(UInt32(bitPattern: model)) << 32
+        h ^= UInt64(UInt32(bitPattern: provider)) &* 0x9E37_79B9_7F4A_7C15
+        h = (h ^ (h >> 31)) &* 0xBF58_476D_1CE4_E5B9
+        return Int(truncatingIfNeeded: h ^ (h >> 29))
+    }
+
+    @inline(__always)
+    func find(
+        key: Int32, model: Int32, provider: Int32, in entries: [UsageCounters.SeriesEntry]
+    ) -> Int32? {
+        let mask = slots.count - 1
+        var slot = Self.hash(key, model, provider) & mask
+        while true {
+            let entry = slots[slot]
+            if entry == 0 { return nil }
+            let candidate = entries[Int(entry - 1)]
+            if candidate.key == key && candidate.model == model && candidate.provider == provider {
+                return entry - 1
+            }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// Adds series `id`, whose dimensions are `entries[id]`.
+    mutating func insert(_ id: Int32, in entries: [UsageCounters.SeriesEntry]) {
+        count += 1
+        if count * 2 > slots.count {
+            slots = [Int32](repeating: 0, count: slots.count * 2)
+            for existing in 0..<Int32(count - 1) { place(existing, entries[Int(existing)]) }
+        }
+        place(id, entries[Int(id)])
+    }
+
+    private mutating func place(_ id: Int32, _ entry: UsageCounters.SeriesEntry) {
+        let mask = slots.count - 1
+        var slot = Self.hash(entry.key, entry.model, entry.provider) & mask
+        while slots[slot] != 0 { slot = (slot + 1) & mask }
+        slots[slot] = id + 1
     }
 }
 
@@ -331,6 +464,7 @@ extension UsageCounters {
     /// keys are not written: only their redacted names are, and a raw key seen again after a
     /// restart is redacted again to the same name.
     public func encode(into writer: inout StateWriter) {
+        foldUnfoldedPerformance()
         writer.write(calendar.timeZoneIdentifier)
         for names in [keyNames, modelNames, providerNames] {
             writer.write(UInt32(names.count))

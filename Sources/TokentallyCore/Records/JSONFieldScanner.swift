@@ -32,8 +32,9 @@ public final class JSONFieldScanner {
     /// The deepest nesting accepted; deeper lines are rejected as `nesting_too_deep`.
     public let maxDepth: Int
 
-    // The path trie. Node 0 is the root object. Each node's children are sorted by key length,
-    // and `childRangeByLength` finds the few children of one length without hashing.
+    // The path trie. Node 0 is the root object. A key is looked up among its parent's children
+    // in `keyTable`, open addressing on (parent, length, first eight bytes as one word): one
+    // multiply and usually one probe, with no hashing of the key's bytes one by one.
     private struct TrieNode {
         var slot: Int32 = -1
         var children: [(key: [UInt8], node: Int32)] = []
@@ -45,6 +46,12 @@ public final class JSONFieldScanner {
     private let childKeyLength: UnsafeMutableBufferPointer<Int32>
     private let childNode: UnsafeMutableBufferPointer<Int32>
     private let keyBytes: UnsafeMutableBufferPointer<UInt8>
+    private let childKeyPrefix: UnsafeMutableBufferPointer<UInt64>
+    private let childParent: UnsafeMutableBufferPointer<Int32>
+    /// Child index + 1 per slot (0: empty); its size is a power of two, at least four times the
+    /// number of children, so that a key that is not watched usually meets an empty slot at once.
+    private let keyTable: UnsafeMutableBufferPointer<Int32>
+    private let keyTableShift: UInt64
     private let longestKey: Int
 
     /// The values found by the last scan, one per watched path, in the order given to `init`.
@@ -102,6 +109,29 @@ public final class JSONFieldScanner {
             }
         }
         longestKey = longest
+        childKeyPrefix = .allocate(capacity: max(childTotal, 1))
+        for index in 0..<childTotal {
+            let start = keyBytes.baseAddress! + Int(childKeyOffset[index])
+            let length = Int(childKeyLength[index])
+            childKeyPrefix[index] = Self.prefixWord(start, length, readable: length)
+        }
+        childParent = .allocate(capacity: max(childTotal, 1))
+        for node in nodes.indices {
+            let first = Int(nodeChildStart[node])
+            for child in first..<(first + Int(nodeChildCount[node])) { childParent[child] = Int32(node) }
+        }
+        var bits = 6
+        while (1 << bits) < childTotal * 4 { bits += 1 }
+        keyTableShift = UInt64(64 - bits)
+        keyTable = .allocate(capacity: 1 << bits)
+        keyTable.initialize(repeating: 0)
+        for child in 0..<childTotal {
+            var slot = Self.keySlot(
+                parent: childParent[child], length: Int(childKeyLength[child]), prefix: childKeyPrefix[child],
+                shift: keyTableShift)
+            while keyTable[slot] != 0 { slot = (slot + 1) & (keyTable.count - 1) }
+            keyTable[slot] = Int32(child + 1)
+        }
         values = .allocate(capacity: max(paths.count, 1))
         values.initialize(repeating: ScannedValue())
         containerIsObject = .allocate(capacity: maxDepth + 1)
@@ -118,6 +148,9 @@ public final class JSONFieldScanner {
         childKeyLength.deallocate()
         childNode.deallocate()
         keyBytes.deallocate()
+        childKeyPrefix.deallocate()
+        childParent.deallocate()
+        keyTable.deallocate()
         values.deallocate()
         containerIsObject.deallocate()
         containerNode.deallocate()
@@ -217,9 +250,10 @@ public final class JSONFieldScanner {
                 }
                 let parent = containerNode[depth - 1]
                 if parent >= 0 {
-                    let child = escaped
+                    let child =
+                        escaped
                         ? matchEscapedKey(parent, base, keyStart, close)
-                        : matchKey(parent, base + keyStart, close - keyStart)
+                        : matchKey(parent, base + keyStart, close - keyStart, readable: count - keyStart)
                     pendingNode = child
                     pendingSlot = child >= 0 ? nodeSlot[Int(child)] : -1
                 } else {
@@ -284,7 +318,8 @@ public final class JSONFieldScanner {
         var p = from
         while p < count {
             let c = base[p]
-            guard c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D else { break }
+            // One compare for the usual case, a byte that is not whitespace.
+            guard c <= 0x20, c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D else { break }
             p += 1
         }
         return p
@@ -307,6 +342,23 @@ public final class JSONFieldScanner {
         var p = from
         var escaped = false
         while p < count {
+            // Most string bytes are plain: skip them eight at a time, up to the first byte that
+            // needs a look (a quote, a backslash or a control character).
+            while p &+ 8 <= count {
+                let word = UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self))
+                let special = JSONText.specialStringBytes(word)
+                if special != 0 {
+                    let offset = special.trailingZeroBitCount >> 3
+                    p &+= offset
+                    // Usually the closing quote: done without reading the byte again.
+                    if UInt8(truncatingIfNeeded: word >> (UInt64(offset) << 3)) == UInt8(ascii: "\"") {
+                        return (p, escaped)
+                    }
+                    break
+                }
+                p &+= 8
+            }
+            guard p < count else { return nil }
             let c = base[p]
             if c == UInt8(ascii: "\"") { return (p, escaped) }
             if c == UInt8(ascii: "\\") {
@@ -362,28 +414,47 @@ public final class JSONFieldScanner {
         return p
     }
 
-    /// The child of `node` named by the raw key bytes, or -1.
+    /// The child of `node` named by the raw key bytes, or -1. `readable` bytes from `key` on may
+    /// be read (at least `length`).
     @inline(__always)
-    private func matchKey(_ node: Int32, _ key: UnsafePointer<UInt8>, _ length: Int) -> Int32 {
+    private func matchKey(_ node: Int32, _ key: UnsafePointer<UInt8>, _ length: Int, readable: Int) -> Int32 {
         guard length <= longestKey else { return -1 }
-        let first = Int(nodeChildStart[Int(node)])
-        let last = first + Int(nodeChildCount[Int(node)])
-        var index = first
-        while index < last {
-            let candidateLength = Int(childKeyLength[index])
-            if candidateLength > length { return -1 }
-            if candidateLength == length {
-                let offset = Int(childKeyOffset[index])
+        let prefix = Self.prefixWord(key, length, readable: readable)
+        var slot = Self.keySlot(parent: node, length: length, prefix: prefix, shift: keyTableShift)
+        while true {
+            let entry = keyTable[slot]
+            if entry == 0 { return -1 }
+            let child = Int(entry - 1)
+            if childKeyPrefix[child] == prefix && Int(childKeyLength[child]) == length && childParent[child] == node {
+                if length <= 8 { return childNode[child] }
+                let stored = keyBytes.baseAddress! + Int(childKeyOffset[child])
                 var same = true
-                for i in 0..<length where keyBytes[offset + i] != key[i] {
+                for i in 8..<length where stored[i] != key[i] {
                     same = false
                     break
                 }
-                if same { return childNode[index] }
+                if same { return childNode[child] }
             }
-            index += 1
+            slot = (slot + 1) & (keyTable.count - 1)
         }
-        return -1
+    }
+
+    @inline(__always)
+    private static func keySlot(parent: Int32, length: Int, prefix: UInt64, shift: UInt64) -> Int {
+        let mixed = (prefix ^ UInt64(length) << 56 ^ UInt64(UInt32(bitPattern: parent)) << 40) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: mixed >> shift)
+    }
+
+    /// The first `min(length, 8)` bytes of a key as one little-endian word, zero-padded.
+    @inline(__always)
+    private static func prefixWord(_ key: UnsafePointer<UInt8>, _ length: Int, readable: Int) -> UInt64 {
+        if readable >= 8 {
+            let word = UInt64(littleEndian: UnsafeRawPointer(key).loadUnaligned(as: UInt64.self))
+            return length >= 8 ? word : word & ((1 << (UInt64(length) &* 8)) &- 1)
+        }
+        var word: UInt64 = 0
+        for i in 0..<min(length, 8) { word |= UInt64(key[i]) << (UInt64(i) &* 8) }
+        return word
     }
 
     /// Rare path: a key written with escapes (`"mod\u0065l"`) is decoded before matching.
@@ -391,7 +462,7 @@ public final class JSONFieldScanner {
         guard JSONText.unescape(UnsafeRawBufferPointer(start: base + start, count: end - start), into: &keyScratch)
         else { return -1 }
         return keyScratch.withUnsafeBufferPointer { decoded in
-            matchKey(node, decoded.baseAddress ?? UnsafePointer(bitPattern: 1)!, decoded.count)
+            matchKey(node, decoded.baseAddress ?? UnsafePointer(bitPattern: 1)!, decoded.count, readable: decoded.count)
         }
     }
 }
@@ -407,6 +478,22 @@ public enum JSONText {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(c &- UInt8(ascii: "A")) + 10
         default: -1
         }
+    }
+
+    /// A mask with the high bit set in each byte of `bytes` (eight bytes of text, the first in
+    /// the lowest byte) that is a quote, a backslash or a control character; the lowest set bit
+    /// marks the first such byte exactly (bits above it may be false alarms, from borrows).
+    @inline(__always)
+    static func specialStringBytes(_ bytes: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        let quotes = bytes ^ (ones &* UInt64(UInt8(ascii: "\"")))
+        let backslashes = bytes ^ (ones &* UInt64(UInt8(ascii: "\\")))
+        // `x - 0x01…` borrows into the high bit of each zero byte; `- 0x20…` of each byte < 0x20.
+        let zeroQuote = (quotes &- ones) & ~quotes
+        let zeroBackslash = (backslashes &- ones) & ~backslashes
+        let control = (bytes &- ones &* 0x20) & ~bytes
+        return (zeroQuote | zeroBackslash | control) & highBits
     }
 
     /// Decodes a JSON string's contents (already validated by the scanner) into UTF-8 bytes,

@@ -7,13 +7,21 @@ public final class RecordParser {
     public let mapping: FieldMapping
     private let scanner: JSONFieldScanner
 
-    private enum Source {
-        case none
-        case slot(Int)
-        case sum([Int])
-        case difference(end: Int, start: Int, unit: TimeUnit)
+    /// Where one canonical field's value comes from, compiled to scanner slots: plain values,
+    /// so that reading it on the hot path copies no enum payload and touches no reference count.
+    private struct CompiledSource {
+        enum Kind { case none, slot, sum, difference }
+        var kind = Kind.none
+        /// The slot of `.slot`, or the end time of `.difference`.
+        var slot = -1
+        /// The start time of `.difference`.
+        var startSlot = -1
+        var unit = TimeUnit.milliseconds
+        /// The slots of `.sum`, as a range of `sumSlots`.
+        var sumRange = 0..<0
     }
-    private var sources: [Source]
+    private let sources: [CompiledSource]
+    private let sumSlots: [Int]
     private var ttftConditionSlot: Int = -1
     private var successIntegers: [ClosedRange<Int64>] = []
     private var successBools: (whenTrue: Bool, whenFalse: Bool) = (false, false)
@@ -38,19 +46,32 @@ public final class RecordParser {
             paths.append(path)
             return paths.count - 1
         }
-        var compiled = [Source](repeating: .none, count: CanonicalField.allCases.count)
+        var compiled = [CompiledSource](repeating: CompiledSource(), count: CanonicalField.allCases.count)
+        var sumSlots: [Int] = []
         for field in CanonicalField.allCases {
-            let index = field.ordinal
+            var source = CompiledSource()
             switch mapping.sources[field] {
-            case nil: compiled[index] = .none
-            case .path(let path): compiled[index] = .slot(slot(path))
-            case .sum(let parts): compiled[index] = .sum(parts.map(slot))
+            case nil:
+                break
+            case .path(let path):
+                source.kind = .slot
+                source.slot = slot(path)
+            case .sum(let parts):
+                source.kind = .sum
+                let first = sumSlots.count
+                sumSlots.append(contentsOf: parts.map(slot))
+                source.sumRange = first..<sumSlots.count
             case .difference(let end, let start, let unit):
-                compiled[index] = .difference(end: slot(end), start: slot(start), unit: unit)
+                source.kind = .difference
+                source.slot = slot(end)
+                source.startSlot = slot(start)
+                source.unit = unit
             }
+            compiled[field.ordinal] = source
         }
         if let condition = mapping.ttftOnlyWhen { ttftConditionSlot = slot(condition) }
         self.sources = compiled
+        self.sumSlots = sumSlots
         self.scanner = JSONFieldScanner(paths: paths, maxDepth: maxDepth)
         for value in mapping.successValues {
             switch value {
@@ -63,14 +84,17 @@ public final class RecordParser {
         }
     }
 
-    /// Parses one line (without its newline). Returns nil when the line was accepted (see
-    /// `record`), `.empty` lines are reported as a nil record and `isEmpty`.
+    /// What `parse` made of a line.
     public enum Outcome {
+        /// The line is a record: see `record`.
         case accepted
+        /// The line is empty (or only whitespace): skipped, not rejected.
         case empty
         case rejected(Rejection)
     }
 
+    /// Parses one line (without its newline). On `.accepted`, `record` holds the result; its
+    /// strings are valid until the next call.
     public func parse(_ line: UnsafeRawBufferPointer) -> Outcome {
         switch scanner.scan(line) {
         case .empty: return .empty
@@ -78,171 +102,134 @@ public final class RecordParser {
         case .object: break
         }
         self.line = line
-        if let rejection = buildRecord() { return .rejected(rejection) }
+        do {
+            record = try buildRecord()
+        } catch {
+            return .rejected(error)
+        }
         return .accepted
     }
 
     // MARK: - Building the record
 
     @inline(__always)
-    private func source(_ field: CanonicalField) -> Source { sources[field.ordinal] }
+    private func source(_ field: CanonicalField) -> CompiledSource { sources[field.ordinal] }
 
-    private func buildRecord() -> Rejection? {
+    private func buildRecord() throws(Rejection) -> GatewayRecord {
         var r = GatewayRecord()
-
-        // Required: the time.
-        switch source(.ts) {
-        case .slot(let slot):
-            let value = scanner.values[slot]
-            switch value.kind {
-            case .absent, .null: return Rejection(.missingField, field: .ts)
-            case .string:
-                guard let seconds = withText(value, { Timestamp.parse(text: $0) }) ?? nil else {
-                    return Rejection(.invalidTimestamp, field: .ts)
-                }
-                r.epochSeconds = seconds
-            case .number:
-                guard let number = bytes(value).flatMap({ DecimalNumber.parse($0) }),
-                    let seconds = Timestamp.fromEpochNumber(number.doubleValue())
-                else { return Rejection(.invalidTimestamp, field: .ts) }
-                r.epochSeconds = seconds
-            default: return Rejection(.wrongType, field: .ts)
-            }
-        default:
-            return Rejection(.missingField, field: .ts)
-        }
+        r.epochSeconds = try timestamp()
 
         // Required: the three dimensions.
-        if let rejection = keptString(.apiKey, buffer: &apiKeyBuffer, into: &r.apiKey, required: true) {
-            return rejection
-        }
-        if let rejection = keptString(.model, buffer: &modelBuffer, into: &r.model, required: true) {
-            return rejection
-        }
-        if let rejection = keptString(.provider, buffer: &providerBuffer, into: &r.provider, required: true) {
-            return rejection
-        }
-        if let rejection = keptString(.requestID, buffer: &requestIDBuffer, into: &r.requestID, required: false) {
-            return rejection
-        }
+        try keptString(.apiKey, buffer: &apiKeyBuffer, into: &r.apiKey, required: true)
+        try keptString(.model, buffer: &modelBuffer, into: &r.model, required: true)
+        try keptString(.provider, buffer: &providerBuffer, into: &r.provider, required: true)
+        try keptString(.requestID, buffer: &requestIDBuffer, into: &r.requestID, required: false)
 
-        // Status.
-        switch success() {
-        case .failure(let rejection): return rejection
-        case .success(let succeeded): r.succeeded = succeeded
-        }
+        r.succeeded = try success()
 
-        // Token counts.
-        switch tokens(.inputTokens) {
-        case .failure(let rejection): return rejection
-        case .success(let v): r.inputTokens = v
-        }
-        switch tokens(.outputTokens) {
-        case .failure(let rejection): return rejection
-        case .success(let v): r.outputTokens = v
-        }
-        switch tokens(.cachedTokens) {
-        case .failure(let rejection): return rejection
-        case .success(let v): r.cachedTokens = v
-        }
-        switch tokens(.cacheWriteTokens) {
-        case .failure(let rejection): return rejection
-        case .success(let v): r.cacheWriteTokens = v
-        }
-        switch tokens(.reasoningTokens) {
-        case .failure(let rejection): return rejection
-        case .success(let v): r.reasoningTokens = v
-        }
-        switch tokens(.webSearchCalls) {
-        case .failure(let rejection): return rejection
-        case .success(let v): r.webSearchCalls = v
-        }
+        r.inputTokens = try tokens(.inputTokens)
+        r.outputTokens = try tokens(.outputTokens)
+        r.cachedTokens = try tokens(.cachedTokens)
+        r.cacheWriteTokens = try tokens(.cacheWriteTokens)
+        r.reasoningTokens = try tokens(.reasoningTokens)
+        r.webSearchCalls = try tokens(.webSearchCalls)
 
         // Durations; negative ones (clock skew between start and end) are dropped, not fatal.
-        switch duration(.latencyMs) {
-        case .failure(let rejection): return rejection
-        case .success(let v): r.latencyMs = v
-        }
+        r.latencyMs = try duration(.latencyMs)
         if ttftConditionSlot < 0 || scanner.values[ttftConditionSlot].kind == .trueLiteral {
-            switch duration(.ttftMs) {
-            case .failure(let rejection): return rejection
-            case .success(let v): r.ttftMs = v
-            }
+            r.ttftMs = try duration(.ttftMs)
         }
-        switch duration(.generationMs) {
-        case .failure(let rejection): return rejection
-        case .success(let v): r.generationMs = v
-        }
+        r.generationMs = try duration(.generationMs)
         if r.generationMs.isNaN {
             r.generationMs = r.ttftMs.isNaN ? r.latencyMs : r.latencyMs - r.ttftMs
             if r.generationMs < 0 { r.generationMs = .nan }
         }
 
-        // Cost.
-        switch cost() {
-        case .failure(let rejection): return rejection
-        case .success(let v): r.costNanoUSD = v
-        }
+        r.costNanoUSD = try cost()
+        return r
+    }
 
-        record = r
-        return nil
+    /// Required: the time.
+    private func timestamp() throws(Rejection) -> Double {
+        let source = source(.ts)
+        guard source.kind == .slot else { throw Rejection(.missingField, field: .ts) }
+        let value = scanner.values[source.slot]
+        switch value.kind {
+        case .absent, .null:
+            throw Rejection(.missingField, field: .ts)
+        case .string:
+            guard let seconds = withText(value, { Timestamp.parse(text: $0) }) ?? nil else {
+                throw Rejection(.invalidTimestamp, field: .ts)
+            }
+            return seconds
+        case .number:
+            guard let number = DecimalNumber.parse(bytes(value)),
+                let seconds = Timestamp.fromEpochNumber(number.doubleValue())
+            else { throw Rejection(.invalidTimestamp, field: .ts) }
+            return seconds
+        default:
+            throw Rejection(.wrongType, field: .ts)
+        }
     }
 
     @inline(__always)
-    private func bytes(_ value: ScannedValue) -> UnsafeRawBufferPointer? {
+    private func bytes(_ value: ScannedValue) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: line[value.start..<value.end])
     }
 
     /// Calls `body` with the decoded contents of a string value.
     @inline(__always)
     private func withText<T>(_ value: ScannedValue, _ body: (UnsafeRawBufferPointer) -> T) -> T? {
-        if !value.hasEscapes { return body(UnsafeRawBufferPointer(rebasing: line[value.start..<value.end])) }
-        guard JSONText.unescape(UnsafeRawBufferPointer(rebasing: line[value.start..<value.end]), into: &scratch)
-        else { return nil }
+        if !value.hasEscapes { return body(bytes(value)) }
+        guard JSONText.unescape(bytes(value), into: &scratch) else { return nil }
         return scratch.withUnsafeBytes(body)
     }
 
     private func keptString(
         _ field: CanonicalField, buffer: inout [UInt8], into target: inout UnsafeRawBufferPointer, required: Bool
-    ) -> Rejection? {
-        guard case .slot(let slot) = source(field) else {
-            return required ? Rejection(.missingField, field: field) : nil
+    ) throws(Rejection) {
+        let source = source(field)
+        guard source.kind == .slot else {
+            if required { throw Rejection(.missingField, field: field) }
+            return
         }
-        let value = scanner.values[slot]
+        let value = scanner.values[source.slot]
         switch value.kind {
         case .string:
-            var text = UnsafeRawBufferPointer(rebasing: line[value.start..<value.end])
+            var text = bytes(value)
             if value.hasEscapes {
-                guard JSONText.unescape(text, into: &buffer) else { return Rejection(.invalidUTF8, field: field) }
+                guard JSONText.unescape(text, into: &buffer) else { throw Rejection(.invalidUTF8, field: field) }
                 // The buffer is a stored property; its storage outlives this line's use.
                 text = buffer.withUnsafeBytes { $0 }
             }
-            if text.isEmpty { return required ? Rejection(.missingField, field: field) : nil }
-            guard JSONText.isValidUTF8(text) else { return Rejection(.invalidUTF8, field: field) }
+            if text.isEmpty {
+                if required { throw Rejection(.missingField, field: field) }
+                return
+            }
+            guard JSONText.isValidUTF8(text) else { throw Rejection(.invalidUTF8, field: field) }
             target = text
-            return nil
         case .number where field == .requestID:
-            target = UnsafeRawBufferPointer(rebasing: line[value.start..<value.end])
-            return nil
+            target = bytes(value)
         case .absent, .null:
-            return required ? Rejection(.missingField, field: field) : nil
+            if required { throw Rejection(.missingField, field: field) }
         default:
-            return required ? Rejection(.wrongType, field: field) : nil
+            if required { throw Rejection(.wrongType, field: field) }
         }
     }
 
-    private func success() -> Result<Bool, Rejection> {
-        guard case .slot(let slot) = source(.status) else { return .success(mapping.successWhenStatusAbsent) }
-        let value = scanner.values[slot]
+    private func success() throws(Rejection) -> Bool {
+        let source = source(.status)
+        guard source.kind == .slot else { return mapping.successWhenStatusAbsent }
+        let value = scanner.values[source.slot]
         switch value.kind {
         case .absent, .null:
-            return .success(mapping.successWhenStatusAbsent)
+            return mapping.successWhenStatusAbsent
         case .trueLiteral:
-            return .success(successBools.whenTrue)
+            return successBools.whenTrue
         case .falseLiteral:
-            return .success(successBools.whenFalse)
+            return successBools.whenFalse
         case .number:
-            return .success(integerIsSuccess(bytes(value)!))
+            return integerIsSuccess(bytes(value))
         case .string:
             let outcome: Bool? = withText(value) { text in
                 if !text.isEmpty && text.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) {
@@ -250,13 +237,17 @@ public final class RecordParser {
                 }
                 return successStrings.contains { $0.elementsEqual(text) }
             }
-            return .success(outcome ?? false)
+            return outcome ?? false
         case .object, .array:
-            return .failure(Rejection(.wrongType, field: .status))
+            throw Rejection(.wrongType, field: .status)
         }
     }
 
     private func integerIsSuccess(_ text: UnsafeRawBufferPointer) -> Bool {
+        // Fast path: digits only, without a leading zero (which strict JSON grammar refuses).
+        if text.count <= 18, text.count == 1 || text.first != UInt8(ascii: "0"), let status = Self.plainDigits(text) {
+            return successIntegers.contains { $0.contains(Int64(status)) }
+        }
         guard let number = DecimalNumber.parse(text), case .value(let v) = number.wholeNumber(), v <= Int64.max else {
             return false
         }
@@ -264,127 +255,176 @@ public final class RecordParser {
     }
 
     /// A numeric value from a number or a numeric string; nil if absent or null.
-    private func number(_ slot: Int, _ field: CanonicalField) -> Result<DecimalNumber?, Rejection> {
+    private func number(_ slot: Int, _ field: CanonicalField) throws(Rejection) -> DecimalNumber? {
         let value = scanner.values[slot]
         switch value.kind {
         case .absent, .null:
-            return .success(nil)
+            return nil
         case .number:
-            guard let number = DecimalNumber.parse(bytes(value)!) else {
-                return .failure(Rejection(.invalidJSON, field: field))
-            }
-            return .success(number)
+            guard let number = DecimalNumber.parse(bytes(value)) else { throw Rejection(.invalidJSON, field: field) }
+            return number
         case .string:
             guard let number = withText(value, { DecimalNumber.parse($0) }) ?? nil else {
-                return .failure(Rejection(.wrongType, field: field))
+                throw Rejection(.wrongType, field: field)
             }
-            return .success(number)
+            return number
         default:
-            return .failure(Rejection(.wrongType, field: field))
+            throw Rejection(.wrongType, field: field)
         }
     }
 
-    private func wholeNumber(_ slot: Int, _ field: CanonicalField) -> Result<UInt64?, Rejection> {
-        switch number(slot, field) {
-        case .failure(let rejection): return .failure(rejection)
-        case .success(nil): return .success(nil)
-        case .success(let number?):
-            switch number.wholeNumber() {
-            case .value(let v): return .success(v)
-            case .negative, .fractional: return .failure(Rejection(.invalidTokenCount, field: field))
-            case .tooLarge: return .failure(Rejection(.numberOutOfRange, field: field))
-            }
+    /// A token count at `slot`: nil if absent or null.
+    @inline(__always)
+    private func wholeNumber(_ slot: Int, _ field: CanonicalField) throws(Rejection) -> UInt64? {
+        let value = scanner.values[slot]
+        // Fast path: a plain JSON integer of at most 19 digits. The scanner validated its
+        // grammar, so it has no sign, no fraction, no exponent and no leading zero.
+        if value.kind == .number, value.end - value.start <= 19, let whole = Self.plainDigits(bytes(value)) {
+            return whole
+        }
+        guard let number = try number(slot, field) else { return nil }
+        switch number.wholeNumber() {
+        case .value(let v): return v
+        case .negative, .fractional: throw Rejection(.invalidTokenCount, field: field)
+        case .tooLarge: throw Rejection(.numberOutOfRange, field: field)
         }
     }
 
-    private func tokens(_ field: CanonicalField) -> Result<UInt64, Rejection> {
-        switch source(field) {
+    /// 10^(9 − k): the nano-dollars of one unit in the k-th decimal place.
+    private static let nanoScale: [Int64] = [
+        1_000_000_000, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1,
+    ]
+
+    /// The value of text made only of decimal digits (at most 19 of them), or nil.
+    @inline(__always)
+    private static func plainDigits(_ text: UnsafeRawBufferPointer) -> UInt64? {
+        var value: UInt64 = 0
+        for byte in text {
+            let digit = byte &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value &* 10 &+ UInt64(digit)
+        }
+        return value
+    }
+
+    private func tokens(_ field: CanonicalField) throws(Rejection) -> UInt64 {
+        let source = source(field)
+        switch source.kind {
         case .none, .difference:
-            return .success(0)
-        case .slot(let slot):
-            return wholeNumber(slot, field).map { $0 ?? 0 }
-        case .sum(let slots):
+            return 0
+        case .slot:
+            return try wholeNumber(source.slot, field) ?? 0
+        case .sum:
             var total: UInt64 = 0
-            for slot in slots {
-                switch wholeNumber(slot, field) {
-                case .failure(let rejection): return .failure(rejection)
-                case .success(let v):
-                    let (sum, overflow) = total.addingReportingOverflow(v ?? 0)
-                    if overflow { return .failure(Rejection(.numberOutOfRange, field: field)) }
-                    total = sum
-                }
+            for index in source.sumRange {
+                let (sum, overflow) = total.addingReportingOverflow(try wholeNumber(sumSlots[index], field) ?? 0)
+                if overflow { throw Rejection(.numberOutOfRange, field: field) }
+                total = sum
             }
-            return .success(total)
+            return total
         }
     }
 
-    private func real(_ slot: Int, _ field: CanonicalField) -> Result<Double?, Rejection> {
-        number(slot, field).map { number in number.map { $0.doubleValue() } }
+    private func real(_ slot: Int, _ field: CanonicalField) throws(Rejection) -> Double? {
+        let value = scanner.values[slot]
+        // Fast path: a JSON number such as `2739.196`, exactly `significand / 10^k` (Clinger's
+        // fast path), which `DecimalNumber.doubleValue` would also give.
+        if value.kind == .number, let plain = Self.plainDecimal(bytes(value)) {
+            return Double(plain.significand) / DecimalNumber.exactPowersOfTen[plain.fractionDigits]
+        }
+        return try number(slot, field)?.doubleValue()
+    }
+
+    /// The digits of a JSON number made only of digits and at most one dot (no sign, no
+    /// exponent), with at most 15 digits in all so that the significand is exact in a Double.
+    @inline(__always)
+    private static func plainDecimal(_ text: UnsafeRawBufferPointer) -> (significand: UInt64, fractionDigits: Int)? {
+        guard text.count <= 16 else { return nil }
+        var significand: UInt64 = 0
+        var digits = 0
+        var dot = -1
+        for (index, byte) in text.enumerated() {
+            let digit = byte &- UInt8(ascii: "0")
+            if digit < 10 {
+                significand = significand &* 10 &+ UInt64(digit)
+                digits += 1
+            } else if byte == UInt8(ascii: ".") && dot < 0 {
+                dot = index
+            } else {
+                return nil
+            }
+        }
+        guard digits <= 15 else { return nil }
+        return (significand, dot < 0 ? 0 : text.count - dot - 1)
     }
 
     /// A time for a difference, in the difference's unit: a number as written, or a timestamp
     /// string converted to that unit. Subtracting before scaling keeps microsecond precision.
-    private func time(_ slot: Int, unit: TimeUnit, _ field: CanonicalField) -> Result<Double?, Rejection> {
+    private func time(_ slot: Int, unit: TimeUnit, _ field: CanonicalField) throws(Rejection) -> Double? {
         let value = scanner.values[slot]
         if value.kind == .string, let seconds = withText(value, { Timestamp.parse(text: $0) }) ?? nil {
-            return .success(unit == .seconds ? seconds : seconds * 1000)
+            return unit == .seconds ? seconds : seconds * 1000
         }
-        return real(slot, field)
+        return try real(slot, field)
     }
 
-    private func duration(_ field: CanonicalField) -> Result<Double, Rejection> {
-        let result: Result<Double?, Rejection>
-        switch source(field) {
+    private func duration(_ field: CanonicalField) throws(Rejection) -> Double {
+        let source = source(field)
+        let result: Double?
+        switch source.kind {
         case .none:
-            return .success(.nan)
-        case .slot(let slot):
-            result = real(slot, field)
-        case .sum(let slots):
+            return .nan
+        case .slot:
+            result = try real(source.slot, field)
+        case .sum:
             var total: Double? = nil
-            for slot in slots {
-                switch real(slot, field) {
-                case .failure(let rejection): return .failure(rejection)
-                case .success(let v?): total = (total ?? 0) + v
-                case .success(nil): break
-                }
+            for index in source.sumRange {
+                if let v = try real(sumSlots[index], field) { total = (total ?? 0) + v }
             }
-            result = .success(total)
-        case .difference(let end, let start, let unit):
-            switch (time(end, unit: unit, field), time(start, unit: unit, field)) {
-            case (.failure(let rejection), _), (_, .failure(let rejection)): return .failure(rejection)
-            case (.success(let e?), .success(let s?)): result = .success(unit == .seconds ? (e - s) * 1000 : e - s)
-            default: result = .success(nil)
+            result = total
+        case .difference:
+            let end = try time(source.slot, unit: source.unit, field)
+            let start = try time(source.startSlot, unit: source.unit, field)
+            if let end, let start {
+                result = source.unit == .seconds ? (end - start) * 1000 : end - start
+            } else {
+                result = nil
             }
         }
-        switch result {
-        case .failure(let rejection): return .failure(rejection)
-        case .success(let v?) where v.isFinite && v >= 0: return .success(v)
-        case .success: return .success(.nan)
+        guard let v = result, v.isFinite, v >= 0 else { return .nan }
+        return v
+    }
+
+    private func cost() throws(Rejection) -> Int64 {
+        let source = source(.costUSD)
+        switch source.kind {
+        case .none, .difference:
+            return 0
+        case .slot:
+            return try nanoUSD(source.slot, adding: 0)
+        case .sum:
+            var total: Int64 = 0
+            for index in source.sumRange { total = try nanoUSD(sumSlots[index], adding: total) }
+            return total
         }
     }
 
-    private func cost() -> Result<Int64, Rejection> {
-        let slots: [Int]
-        switch source(.costUSD) {
-        case .none, .difference: return .success(0)
-        case .slot(let slot): slots = [slot]
-        case .sum(let parts): slots = parts
+    /// `total` plus the cost at `slot` in nano-dollars (nothing when it is absent).
+    @inline(__always)
+    private func nanoUSD(_ slot: Int, adding total: Int64) throws(Rejection) -> Int64 {
+        // Fast path: a JSON number with at most nine decimals is a whole number of nano-dollars.
+        let value = scanner.values[slot]
+        if value.kind == .number, let plain = Self.plainDecimal(bytes(value)), plain.fractionDigits <= 9 {
+            let (nanos, tooLarge) = Int64(plain.significand).multipliedReportingOverflow(
+                by: Self.nanoScale[plain.fractionDigits])
+            let (sum, overflow) = total.addingReportingOverflow(nanos)
+            if !tooLarge && !overflow { return sum }
         }
-        var total: Int64 = 0
-        for slot in slots {
-            switch number(slot, .costUSD) {
-            case .failure(let rejection): return .failure(rejection)
-            case .success(nil): continue
-            case .success(let number?):
-                guard let nanos = number.nanoUnits() else {
-                    return .failure(Rejection(.numberOutOfRange, field: .costUSD))
-                }
-                let (sum, overflow) = total.addingReportingOverflow(nanos)
-                if overflow { return .failure(Rejection(.numberOutOfRange, field: .costUSD)) }
-                total = sum
-            }
-        }
-        return .success(total)
+        guard let number = try number(slot, .costUSD) else { return total }
+        guard let nanos = number.nanoUnits() else { throw Rejection(.numberOutOfRange, field: .costUSD) }
+        let (sum, overflow) = total.addingReportingOverflow(nanos)
+        if overflow { throw Rejection(.numberOutOfRange, field: .costUSD) }
+        return sum
     }
 }
 

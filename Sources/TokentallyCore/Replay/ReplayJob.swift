@@ -133,8 +133,11 @@ public struct ReplayJob {
             do {
                 let opened = try opener.open(source.path)
                 let identity = opened.file.identity
+                // Inflating takes about as long as counting: overlap them on two cores. (Plain
+                // files gain nothing measurable from reading ahead.)
+                let content = opened.isGzip ? ReadAheadByteSource(opened.content) : opened.content
                 let outcome = try ingestor.ingest(
-                    opened.content, displayPath: source.path, format: source.format, redaction: source.redaction)
+                    content, displayPath: source.path, format: source.format, redaction: source.redaction)
                 files.append(
                     FileStatus(
                         path: source.path, device: identity?.device, inode: identity?.inode, fingerprint: nil,

@@ -60,6 +60,14 @@ public struct JSONWriter: Sendable {
         afterKey = false
     }
 
+    /// Hands the bytes written so far to `body`, then empties the buffer (keeping its capacity)
+    /// while keeping the writer's place in the document: the next bytes continue it. This lets a
+    /// long document be written out piece by piece.
+    public mutating func drain(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try bytes.withUnsafeBytes(body)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
     /// Makes sure the buffer can hold `count` more bytes without growing again.
     public mutating func reserve(additional count: Int) {
         bytes.reserveCapacity(bytes.count + count)

@@ -35,6 +35,18 @@ public enum SnapshotEncoder {
     /// Appends one bucket file's bytes to `json`; call `json.reset()` first to reuse its buffer
     /// for another file.
     public static func encode(_ report: BucketReport, into json: inout JSONWriter) {
+        encode(report, into: &json, drainingAt: .max) { _ in }
+    }
+
+    /// Encodes one bucket file in pieces: whenever `json` holds `threshold` bytes or more
+    /// between two rows of `by_key` or `series`, it calls `drain`, which must take the bytes out
+    /// (`JSONWriter.drain(_:)`). A bucket of 100,000 series so needs a buffer of about
+    /// `threshold` bytes instead of one of its whole file (about 45 MB). Whatever is left at the
+    /// end stays in `json`.
+    public static func encode(
+        _ report: BucketReport, into json: inout JSONWriter, drainingAt threshold: Int,
+        _ drain: (inout JSONWriter) throws -> Void
+    ) rethrows {
         json.beginObject()
         json.field("schema")
         json.string(bucketSchema)
@@ -98,6 +110,7 @@ public enum SnapshotEncoder {
             json.beginObject(compact: true)
             writeCounterMembers(row.counters, to: &json)
             json.endObject()
+            if json.bytes.count >= threshold { try drain(&json) }
         }
         json.endObject()
 
@@ -116,6 +129,7 @@ public enum SnapshotEncoder {
             let counters = row.counters
             json.number(counters.latencyCount > 0 ? counters.latencySumMs / Double(counters.latencyCount) : nil)
             json.endObject()
+            if json.bytes.count >= threshold { try drain(&json) }
         }
         json.endArray()
 

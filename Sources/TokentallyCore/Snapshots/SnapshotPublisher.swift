@@ -35,6 +35,20 @@ public struct SnapshotPublisher: Sendable {
     public func prepare(_ counters: UsageCounters, status: IngestStatus, now: Int64) -> Batch {
         var reports: [BucketReport] = []
         var newestDay: BucketReport? = nil
+        let (index, retained) = changedReports(counters, status: status, now: now) { report, isNewestDay in
+            reports.append(report)
+            if isNewestDay { newestDay = report }
+        }
+        return Batch(reports: reports, index: index, retained: retained, newestDay: newestDay)
+    }
+
+    /// Calls `body` with the report of every bucket changed since the last batch, one at a time
+    /// (so that a caller that writes each one never holds them all), marks them clean, and
+    /// returns index.json's report and the labels to keep.
+    private func changedReports(
+        _ counters: UsageCounters, status: IngestStatus, now: Int64,
+        _ body: (_ report: BucketReport, _ isNewestDay: Bool) throws -> Void
+    ) rethrows -> (index: IndexReport, retained: [Period: Set<String>]) {
         let newestDayOrdinal = counters.bucketOrdinals(.day).last
         var retained: [Period: Set<String>] = [:]
         var labels: [Period: [String]] = [:]
@@ -45,8 +59,7 @@ public struct SnapshotPublisher: Sendable {
                         period, ordinal: ordinal, host: host, timezone: timezone, generatedAt: now,
                         minRequests: minRequests)
                 else { continue }
-                reports.append(report)
-                if period == .day && ordinal == newestDayOrdinal { newestDay = report }
+                try body(report, period == .day && ordinal == newestDayOrdinal)
             }
             let all = counters.bucketOrdinals(period).map { counters.calendar.label(period, ordinal: $0) }
             labels[period] = all
@@ -61,7 +74,7 @@ public struct SnapshotPublisher: Sendable {
         }
         counters.markClean()
         let index = IndexReport(generatedAtEpochSeconds: now, host: host, timezone: timezone, buckets: labels, status: status)
-        return Batch(reports: reports, index: index, retained: retained, newestDay: newestDay)
+        return (index, retained)
     }
 
     /// Writes a batch: every bucket file, then index.json (so a reader that follows the index
@@ -80,12 +93,22 @@ public struct SnapshotPublisher: Sendable {
         public var newestDay: BucketReport?
     }
 
-    /// Prepares and writes a batch at once (for `replay`, which has nothing else to do).
+    /// Writes every changed bucket and then index.json, as `prepare` and `write` would, but
+    /// each report as soon as it is built (for `replay`, which has nothing else to do): only one
+    /// bucket's report is in memory at a time, not every bucket's (millions of series rows at
+    /// high cardinality, docs/performance.md).
     @discardableResult
     public func publish(_ counters: UsageCounters, status: IngestStatus, now: Int64) throws -> Published {
-        let batch = prepare(counters, status: status, now: now)
-        try write(batch)
-        return Published(bucketsWritten: batch.reports.count, newestDay: batch.newestDay)
+        var written = 0
+        var newestDay: BucketReport? = nil
+        let (index, retained) = try changedReports(counters, status: status, now: now) { report, isNewestDay in
+            try writer.write(report)
+            written += 1
+            if isNewestDay { newestDay = report }
+        }
+        try writer.write(index)
+        _ = try writer.removeBuckets(except: retained)
+        return Published(bucketsWritten: written, newestDay: newestDay)
     }
 
     /// Labels of the bucket files of a period that exist now.

@@ -132,9 +132,18 @@ public struct SnapshotWriter: Sendable {
                 code: .invalidBucketLabel, path: join(report.period.rawValue),
                 message: "refusing to write a \(report.period.rawValue) bucket labelled \"\(report.label)\"")
         }
-        try writeFile(
-            SnapshotEncoder.encode(report), folder: join(report.period.rawValue), name: report.label + ".json")
+        // Streamed in pieces of about 1 MiB: a bucket of many series never sits whole in memory.
+        try writeFile(folder: join(report.period.rawValue), name: report.label + ".json") { descriptor, path in
+            var json = JSONWriter(capacity: Self.drainThreshold + 64 * 1024)
+            try SnapshotEncoder.encode(report, into: &json, drainingAt: Self.drainThreshold) { json in
+                try json.drain { try writeAll($0, to: descriptor, path: path) }
+            }
+            try json.drain { try writeAll($0, to: descriptor, path: path) }
+        }
     }
+
+    /// How many encoded bytes are buffered before they are written out.
+    static let drainThreshold = 1 << 20
 
     /// Writes `index.json`, replacing the old one atomically. Write it after the bucket files it
     /// lists, so that every bucket it names exists.
@@ -142,7 +151,10 @@ public struct SnapshotWriter: Sendable {
     /// - Throws: ``SnapshotError``. A failure before the rename leaves the old file, if any, as it
     ///   was and removes the temporary file; only flushing the folder can fail after it.
     public func write(_ index: IndexReport) throws {
-        try writeFile(SnapshotEncoder.encode(index), folder: directory, name: "index.json")
+        let bytes = SnapshotEncoder.encode(index)
+        try writeFile(folder: directory, name: "index.json") { descriptor, path in
+            try bytes.withUnsafeBytes { try writeAll($0, to: descriptor, path: path) }
+        }
     }
 
     /// Deletes the bucket files whose labels are not in `retained` for their period (a period
@@ -290,8 +302,11 @@ public struct SnapshotWriter: Sendable {
         _ = chmod(path, directoryMode)
     }
 
-    /// Writes `bytes` to `folder/name` through a temporary file, as the type's documentation says.
-    private func writeFile(_ bytes: [UInt8], folder: String, name: String) throws {
+    /// Writes `folder/name` through a temporary file, as the type's documentation says;
+    /// `writeContent` writes the bytes to the temporary file's descriptor (its path is for errors).
+    private func writeFile(
+        folder: String, name: String, _ writeContent: (_ descriptor: Int32, _ path: String) throws -> Void
+    ) throws {
         let target = folder + "/" + name
         let temporary = folder + "/." + name + ".tmp-\(getpid())"
         var descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -311,7 +326,7 @@ public struct SnapshotWriter: Sendable {
             if !closed { close(descriptor) }
         }
         do {
-            try writeAll(bytes, to: descriptor, path: temporary)
+            try writeContent(descriptor, temporary)
             // The mode is set before the fsync so that it is as durable as the content.
             if fchmod(descriptor, mode_t(fileMode)) != 0 {
                 let code = errno
@@ -339,19 +354,16 @@ public struct SnapshotWriter: Sendable {
         try syncDirectory(folder)
     }
 
-    private func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = systemWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    let code = errno
-                    if code == EINTR { continue }
-                    throw SnapshotError(
-                        code: .writeFile, path: path, message: "could not write \(path)", errnoCode: code)
-                }
-                offset += written
+    private func writeAll(_ buffer: UnsafeRawBufferPointer, to descriptor: Int32, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let written = systemWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                throw SnapshotError(code: .writeFile, path: path, message: "could not write \(path)", errnoCode: code)
             }
+            offset += written
         }
     }
 
