@@ -190,6 +190,9 @@ final class FileFollower {
                 {
                     continue  // logrotate is still compressing: read the plain twin instead
                 }
+                // A plain copy shorter than what was counted of it is still being written (the
+                // copy of copytruncate): resume it once it has reached the counted offset.
+                if !candidate.isGzip && candidate.size < record.offset { continue }
                 if open(candidate, input: input, resumeAt: record, now: now, order: &newOrder) {
                     claimedRecords.insert(index)
                 }
@@ -267,32 +270,40 @@ final class FileFollower {
     /// truncated. What was not yet counted is in the copy, found later by fingerprint; the
     /// truncated file starts over as a new file.
     private func checkOpenFilesForTruncation(now: Int64) {
-        for (key, file) in files where !file.isGzip {
+        // copytruncate truncates the live file only. A rotated copy that looks short is still
+        // being copied by logrotate; it is never started over.
+        for (key, file) in files where !file.isGzip && file.isLive {
             guard let status = file.file.status() else { continue }
             let readPosition = file.offset + UInt64(file.reader.pendingBytes)
-            var truncated = status.size < readPosition
+            var truncated = file.truncationSeen || status.size < readPosition
             if !truncated, file.fingerprint.length > 0 {
                 let prefix = file.file.bytes(at: 0, count: file.fingerprint.length)
                 truncated = !prefix.withUnsafeBytes { file.fingerprint.matches(prefix: $0) }
             }
-            guard truncated else { continue }
-            if file.offset > 0 || file.reader.pendingBytes > 0 {
-                ledger.append(file.record(finished: false, now: now))
-            }
-            logger.info(
-                "file was truncated (copytruncate); its unread tail will be read from the copy",
-                metadata: ["file": "\(file.path)", "offset": "\(file.offset)"])
-            do {
-                try file.file.seek(to: 0)
-            } catch {
-                reportOnce(file.path, "cannot rewind \(file.path): \(error)")
-                files[key] = nil
-                continue
-            }
-            file.reader.reset()
-            file.fingerprint = ContentFingerprint(length: 0, hash: 0)
-            file.lastSize = 0
+            if truncated { startOver(key, file, now: now) }
         }
+    }
+
+    /// The file was truncated: what was counted stays counted, the rest is read from the copy
+    /// (found by the old fingerprint), and the file itself is read again from its new start.
+    private func startOver(_ key: FileKey, _ file: FollowedFile, now: Int64) {
+        if file.offset > 0 || file.reader.pendingBytes > 0 {
+            ledger.append(file.record(finished: false, now: now))
+        }
+        logger.info(
+            "file was truncated (copytruncate); its unread tail will be read from the copy",
+            metadata: ["file": "\(file.path)", "offset": "\(file.offset)"])
+        do {
+            try file.file.seek(to: 0)
+        } catch {
+            reportOnce(file.path, "cannot rewind \(file.path): \(error)")
+            close(key)
+            return
+        }
+        file.reader.reset()
+        file.fingerprint = ContentFingerprint(length: 0, hash: 0)
+        file.truncationSeen = false
+        file.lastSize = 0
     }
 
     // MARK: - Reading
@@ -311,6 +322,12 @@ final class FileFollower {
             let before = file.offset + UInt64(file.reader.pendingBytes)
             let atEnd = try ingestor.consume(
                 file.content, reader: &file.reader, progress: &file.progress, budget: budget - spent)
+            if file.truncationSeen {
+                // Nothing read after the truncation was counted; the rest comes from the copy.
+                startOver(key, file, now: now)
+                allAtEnd = false
+                continue
+            }
             let after = file.offset + UInt64(file.reader.pendingBytes)
             spent += Int(after - before)
             file.atEnd = atEnd
@@ -328,6 +345,12 @@ final class FileFollower {
         let available = file.offset + UInt64(file.reader.pendingBytes)
         guard available > UInt64(file.fingerprint.length) else { return }
         let prefix = file.file.bytes(at: 0, count: Int(min(available, UInt64(ContentFingerprint.fullLength))))
+        // The bytes already fingerprinted must still be there: if not, the file was truncated
+        // since it was read, and the longer fingerprint would describe other content.
+        guard file.fingerprint.length == 0 || prefix.withUnsafeBytes({ file.fingerprint.matches(prefix: $0) }) else {
+            if file.isLive { file.truncationSeen = true }
+            return
+        }
         file.fingerprint = prefix.withUnsafeBytes { ContentFingerprint(prefix: $0) }
     }
 

@@ -5,7 +5,9 @@
 /// it), and by its content fingerprint in the committed state (a restart, or its gzip copy).
 final class FollowedFile {
     let file: FileByteSource
-    let content: any ByteSource
+    /// What the line reader reads: for gzip the decompressed stream; for a plain file the file
+    /// through a `TruncationCheck`, so that bytes read after a copytruncate are never counted.
+    private(set) var content: any ByteSource
     let isGzip: Bool
     let device: UInt64
     let inode: UInt64
@@ -40,7 +42,12 @@ final class FollowedFile {
         self.progress = LogIngestor.FileProgress(displayPath: path, format: input.format, redaction: input.redactKeys)
         self.isLive = isLive
         self.lastGrowth = now
+        if !isGzip { self.content = TruncationCheck(owner: self) }
     }
+
+    /// Set when a read found the file's first bytes changed: it was truncated (copytruncate)
+    /// and written again, and what was read after the truncation must not be counted.
+    var truncationSeen = false
 
     /// The content offset counted so far (at a line boundary).
     var offset: UInt64 { reader.committedOffset }
@@ -58,5 +65,32 @@ final class FollowedFile {
         FileRecord(
             fingerprint: fingerprint, offset: offset, tail: tail(), finished: finished, path: path, isGzip: isGzip,
             device: device, inode: inode, lastSeen: now, damage: damage)
+    }
+}
+
+/// Reads a plain followed file and checks, after every read and before its bytes reach the line
+/// reader, that the file's first bytes are still the ones fingerprinted. A copytruncate between
+/// two reads, followed by the gateway writing past the old read position, would otherwise hand
+/// the new content's bytes to the reader at the old offset, and they would be counted twice
+/// (now, and again when the file is read from its new start). A check that fails after a
+/// truncation that came *after* the read only discards bytes the copy still holds.
+final class TruncationCheck: ByteSource {
+    unowned let owner: FollowedFile
+
+    init(owner: FollowedFile) {
+        self.owner = owner
+    }
+
+    var damage: String? { nil }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(FileReadError) -> Int {
+        guard !owner.truncationSeen else { return 0 }
+        let n = try owner.file.read(into: buffer)
+        // Only the live file is truncated by copytruncate; rotated copies do not change.
+        guard n > 0, owner.isLive, owner.fingerprint.length > 0 else { return n }
+        let prefix = owner.file.bytes(at: 0, count: owner.fingerprint.length)
+        if prefix.withUnsafeBytes({ owner.fingerprint.matches(prefix: $0) }) { return n }
+        owner.truncationSeen = true
+        return 0
     }
 }
