@@ -187,8 +187,9 @@ public final class FollowLoop: @unchecked Sendable {
 
     /// Runs until `requestStop`. Blocks the calling thread (run it on a thread of its own).
     public func run() throws {
-        let interval = Double(configuration.snapshot.intervalSeconds)
-        let commitInterval = Double(configuration.state.commitIntervalSeconds)
+        // Read from the configuration at each use: a reload may change them.
+        var interval: Double { Double(configuration.snapshot.intervalSeconds) }
+        var commitInterval: Double { Double(configuration.state.commitIntervalSeconds) }
         var nextScan = 0.0
         var nextCommit = monotonicNow() + commitInterval
         var nextSnapshot = 0.0
