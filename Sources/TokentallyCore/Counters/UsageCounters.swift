@@ -204,9 +204,10 @@ public final class UsageCounters {
         return newSeriesID(for: record, mode: mode, redaction: redaction)
     }
 
-    /// The slow path: a series not seen before (or one of its strings not seen before).
+    /// The slow path: a series not seen before (or one of its strings not seen before); the
+    /// fast path in `seriesID` already looked for an existing one.
     private func newSeriesID(for record: GatewayRecord, mode: Int, redaction: KeyRedaction) -> Int32 {
-        guard seriesDimensions.count < maxSeries || seriesDimensionsExist(record, mode: mode) else {
+        guard seriesDimensions.count < maxSeries else {
             return overflowSeriesID(for: record)
         }
         let rawCount = rawKeys[mode].count
@@ -242,14 +243,6 @@ public final class UsageCounters {
         Self.overflowName.utf8.withContiguousStorageIfAvailable { bytes in
             model ? internModel(UnsafeRawBufferPointer(bytes)) : internProvider(UnsafeRawBufferPointer(bytes))
         }!
-    }
-
-    private func seriesDimensionsExist(_ record: GatewayRecord, mode: Int) -> Bool {
-        guard let raw = rawKeys[mode].id(of: record.apiKey), let model = models.id(of: record.model),
-            let provider = providers.id(of: record.provider)
-        else { return false }
-        return seriesIndex.find(
-            key: keyIDForRaw[mode][Int(raw)], model: model, provider: provider, in: seriesDimensions) != nil
     }
 
     private func keyID(named name: String) -> Int32 {

@@ -394,7 +394,6 @@ final class FileFollower {
     }
 
     private func forgetOldRecords(now: Int64) {
-        let before = ledger.count
         ledger.removeAll { record in
             let forget = now - record.lastSeen > Self.forgetAfterSeconds
             if forget && !record.finished {
@@ -404,7 +403,6 @@ final class FileFollower {
             }
             return forget
         }
-        _ = before
     }
 
     private func reportOnce(_ key: String, _ message: String) {
