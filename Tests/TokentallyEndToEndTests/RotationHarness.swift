@@ -334,6 +334,7 @@ struct RotationWorkspace {
         let script = """
             #!/bin/sh
             pid=$(cat '\(writerPidFile.path)' 2>/dev/null) || exit 0
+            kill -CONT "$pid" 2>/dev/null
             rm -f '\(writerAck.path)'
             kill -USR1 "$pid" 2>/dev/null || exit 0
             i=0
@@ -351,6 +352,18 @@ struct RotationWorkspace {
         var lines = ["\(logFile.path) {"]
         if getuid() == 0 { lines.append("    su root root") }
         lines += directives.map { "    \($0)" }
+        if directives.contains("copytruncate") {
+            // copytruncate loses whatever the gateway writes between logrotate's copy and its
+            // truncate, and the daemon may or may not have read those lines by then: no oracle
+            // can tell. Holding the writer still (SIGSTOP, resumed by postrotate) empties that
+            // window of whole lines, so the lines on disk are exactly what could be counted;
+            // the daemon still races the truncation and the writer's regrowth right after it.
+            lines += [
+                "    prerotate",
+                "        kill -STOP $(cat '\(writerPidFile.path)' 2>/dev/null) 2>/dev/null || true",
+                "    endscript",
+            ]
+        }
         lines += ["    missingok", "    postrotate", "        /bin/sh \(signalScript.path)", "    endscript", "}", ""]
         try Data(lines.joined(separator: "\n").utf8).write(to: logrotateConfig)
         // logrotate refuses a configuration that others can write.
