@@ -51,7 +51,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "TokentallyCoreTests", dependencies: ["TokentallyCore"]),
+        .testTarget(
+            name: "TokentallyCoreTests",
+            dependencies: ["TokentallyCore", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "TokentallyNativeTests", dependencies: ["TokentallyNative", "TokentallyCore"]),
         // The end-to-end tests run the built `tokentally` binary; depending on the command makes
         // `swift test` build it. They import no project module: their oracle is independent.

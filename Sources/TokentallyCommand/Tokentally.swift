@@ -106,8 +106,20 @@ struct Replay: ParsableCommand {
     @Flag(name: .customLong("no-journal"), help: "Do not write journal entries.")
     var noJournal = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Threads that read and parse lines besides the one that counts them; 0 does everything on one thread.",
+            discussion: "Default: one fewer than the cores, up to 4 (0 on a single core)."))
+    var threads: Int?
+
     @Argument(help: "Files or directories to read, oldest first.")
     var paths: [String] = []
+
+    func validate() throws {
+        if let threads, !(0...64).contains(threads) {
+            throw ValidationError("--threads must be between 0 and 64, not \(threads)")
+        }
+    }
 
     func run() throws {
         bootstrapLogging()
@@ -120,7 +132,8 @@ struct Replay: ParsableCommand {
                 configuration: configuration, paths: paths, format: format,
                 opener: LogFileOpener(gunzip: GzipByteSource.factory),
                 logger: Logger(label: "tokentally.replay"),
-                journal: configuration.journal.enabled ? SystemdJournal() : nil)
+                journal: configuration.journal.enabled ? SystemdJournal() : nil,
+                parserThreads: threads ?? ReplayJob.defaultParserThreads)
             let summary = try job.run()
             let status = summary.status
             let rejected = status.rejected.values.reduce(0, +)

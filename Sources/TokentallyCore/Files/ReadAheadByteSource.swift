@@ -135,10 +135,7 @@ public final class ReadAheadByteSource: ByteSource {
                 condition.unlock()
                 if atEnd || failure != nil { break }
             }
-            condition.lock()
-            producerDone = true
-            condition.broadcast()
-            condition.unlock()
+            condition.changing { producerDone = true }
         }
 
         /// The next published chunk, waiting for it; nil at the end.
@@ -156,16 +153,12 @@ public final class ReadAheadByteSource: ByteSource {
 
         /// Gives the chunk handed out by `nextFilledChunk` back to the producer.
         func releaseChunk() {
-            condition.lock()
-            released += 1
-            condition.broadcast()
-            condition.unlock()
+            condition.changing { released += 1 }
         }
 
         func stopAndWait() {
+            condition.changing { stopping = true }
             condition.lock()
-            stopping = true
-            condition.broadcast()
             while !producerDone { condition.wait() }
             condition.unlock()
         }

@@ -33,6 +33,16 @@ public struct ReplayJob {
     public let clock: @Sendable () -> Int64
     /// Where the newest day's entries go after the snapshots are written (nil: nowhere).
     public let journal: JournalSink?
+    /// Threads that read and parse besides this one, which counts (and parses too whenever it
+    /// would wait: `ParsingPipeline`); 0 reads, parses and counts on this thread alone.
+    public let parserThreads: Int
+
+    /// Parser threads by default: one fewer than the cores, up to 4, so that with the counting
+    /// thread every core is busy and none is shared; none on a single core.
+    public static var defaultParserThreads: Int {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return min(max(cores - 1, 0), 4)
+    }
 
     /// Validates everything before reading anything: the time zone, the formats, the secret
     /// pattern and that every path exists. Paths are files (`-` for standard input) or
@@ -40,10 +50,12 @@ public struct ReplayJob {
     /// globs are read.
     public init(
         configuration: Configuration, paths: [String], format: String?, opener: LogFileOpener, logger: Logger,
-        journal: JournalSink? = nil, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        journal: JournalSink? = nil, parserThreads: Int = ReplayJob.defaultParserThreads,
+        clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) throws(CommandError) {
         self.configuration = configuration
         self.journal = journal
+        self.parserThreads = parserThreads
         self.opener = opener
         self.logger = logger
         self.clock = clock
@@ -133,11 +145,17 @@ public struct ReplayJob {
             do {
                 let opened = try opener.open(source.path)
                 let identity = opened.file.identity
-                // Inflating takes about as long as counting: overlap them on two cores. (Plain
-                // files gain nothing measurable from reading ahead.)
-                let content = opened.isGzip ? ReadAheadByteSource(opened.content) : opened.content
-                let outcome = try ingestor.ingest(
-                    content, displayPath: source.path, format: source.format, redaction: source.redaction)
+                let outcome: LogIngestor.FileOutcome
+                if parserThreads > 0 {
+                    outcome = try ingestor.ingestInParallel(
+                        opened.content, displayPath: source.path, format: source.format, redaction: source.redaction,
+                        parserCount: parserThreads)
+                } else {
+                    // Inflating takes about as long as counting: overlap them at least.
+                    let content = opened.isGzip ? ReadAheadByteSource(opened.content) : opened.content
+                    outcome = try ingestor.ingest(
+                        content, displayPath: source.path, format: source.format, redaction: source.redaction)
+                }
                 files.append(
                     FileStatus(
                         path: source.path, device: identity?.device, inode: identity?.inode, fingerprint: nil,

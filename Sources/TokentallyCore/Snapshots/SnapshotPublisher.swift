@@ -94,21 +94,72 @@ public struct SnapshotPublisher: Sendable {
     }
 
     /// Writes every changed bucket and then index.json, as `prepare` and `write` would, but
-    /// each report as soon as it is built (for `replay`, which has nothing else to do): only one
-    /// bucket's report is in memory at a time, not every bucket's (millions of series rows at
-    /// high cardinality, docs/performance.md).
+    /// each report as soon as it is built (for `replay`, which has nothing else to do): at most
+    /// `reportsInFlight` reports are in memory at a time, not every bucket's (millions of series
+    /// rows at high cardinality, docs/performance.md). Reports are encoded and written on a
+    /// thread of their own while this one builds the next (building reads the counters, so it
+    /// stays on their owner's thread).
     @discardableResult
-    public func publish(_ counters: UsageCounters, status: IngestStatus, now: Int64) throws -> Published {
-        var written = 0
+    public func publish(
+        _ counters: UsageCounters, status: IngestStatus, now: Int64, reportsInFlight: Int = 2
+    ) throws -> Published {
+        let writing = ReportWriting(writer: writer, reportsInFlight: reportsInFlight)
         var newestDay: BucketReport? = nil
-        let (index, retained) = try changedReports(counters, status: status, now: now) { report, isNewestDay in
-            try writer.write(report)
-            written += 1
-            if isNewestDay { newestDay = report }
+        let (index, retained): (IndexReport, [Period: Set<String>])
+        do {
+            (index, retained) = try changedReports(counters, status: status, now: now) { report, isNewestDay in
+                try writing.enqueue(report)
+                if isNewestDay { newestDay = report }
+            }
+        } catch {
+            _ = try? writing.finish()
+            throw error
         }
+        let written = try writing.finish()
         try writer.write(index)
         _ = try writer.removeBuckets(except: retained)
         return Published(bucketsWritten: written, newestDay: newestDay)
+    }
+
+    /// Bucket reports being encoded and written on a serial queue, at most `reportsInFlight` at
+    /// a time; the first error stops the rest and is thrown by the next `enqueue` or `finish`.
+    private final class ReportWriting: @unchecked Sendable {
+        private let writer: SnapshotWriter
+        private let queue = DispatchQueue(label: "tokentally.snapshot-writer")
+        private let slots: DispatchSemaphore
+        /// Written on the queue, read after it drained or before an enqueue, under `lock`.
+        private let lock = NSLock()
+        private var failure: (any Error)?
+        private var written = 0
+
+        init(writer: SnapshotWriter, reportsInFlight: Int) {
+            self.writer = writer
+            slots = DispatchSemaphore(value: max(reportsInFlight, 1))
+        }
+
+        func enqueue(_ report: BucketReport) throws {
+            if let failure = lock.withLock({ self.failure }) { throw failure }
+            slots.wait()
+            queue.async {
+                defer { self.slots.signal() }
+                guard self.lock.withLock({ self.failure == nil }) else { return }
+                do {
+                    try self.writer.write(report)
+                    self.lock.withLock { self.written += 1 }
+                } catch {
+                    self.lock.withLock { self.failure = error }
+                }
+            }
+        }
+
+        /// Waits for every enqueued report; returns how many were written.
+        func finish() throws -> Int {
+            queue.sync {}
+            return try lock.withLock {
+                if let failure { throw failure }
+                return written
+            }
+        }
     }
 
     /// Labels of the bucket files of a period that exist now.
