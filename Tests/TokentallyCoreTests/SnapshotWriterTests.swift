@@ -278,3 +278,34 @@ private final class RewritingThread: Sendable {
         #expect(!SnapshotWriter.isBucketLabel(label, of: period), "\(label) as \(period)")
     }
 }
+
+/// Reports are written on a queue while the next is built: a write that fails there must still
+/// stop the publish with its error, whichever period it hits.
+@Test(arguments: [Period.day, .week, .month])
+func aWriteFailureOnTheWriterQueueStopsThePublish(failing period: Period) throws {
+    let directory = try SnapshotFixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let counters = UsageCounters(
+        calendar: try #require(BucketCalendar(timeZoneIdentifier: "UTC")), retention: RetentionConfiguration(),
+        maxSeries: 1_000, redactor: try KeyRedactor(secretPattern: "^sk-"))
+    let parser = RecordParser(mapping: FormatPreset.tokentally.mapping)
+    for day in 1...9 {
+        var line = #"{"ts":"2026-11-0\#(day)T10:00:00Z","api_key":"k","model":"m","provider":"p","input_tokens":1}"#
+        guard case .accepted = line.withUTF8({ parser.parse(UnsafeRawBufferPointer($0)) }) else {
+            Issue.record("fixture line rejected")
+            return
+        }
+        counters.add(parser.record, redaction: .auto)
+    }
+    let writer = try SnapshotWriter(directory: directory)
+    // The period's folder becomes a file: writing any of its buckets fails.
+    try FileManager.default.removeItem(atPath: directory + "/" + period.rawValue)
+    #expect(FileManager.default.createFile(atPath: directory + "/" + period.rawValue, contents: Data()))
+    let publisher = SnapshotPublisher(writer: writer, host: "h", timezone: "UTC", minRequests: 1)
+    let failure = #expect(throws: SnapshotError.self) {
+        try publisher.publish(counters, status: IngestStatus(), now: SnapshotFixtures.day)
+    }
+    #expect(failure?.path.hasPrefix(directory + "/" + period.rawValue + "/") == true)
+    // index.json is written only after every bucket: never, here.
+    #expect(contents(directory + "/index.json") == nil)
+}
