@@ -120,6 +120,24 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The same on two cores, as `replay` reads a file: one parser thread reads and parses while
+    // this thread counts (and parses too when it would wait). Each iteration is a whole file,
+    // so its mallocs include the pipeline's setup (its batches and its thread).
+    do {
+        let counters = makeCounters()
+        let ingestor = LogIngestor(
+            counters: counters, mappings: [tokentally.format.rawValue: tokentally.format.mapping],
+            maxLineBytes: 1 << 20, logger: Logger(label: "bench"))
+        let source = MemoryByteSource(tokentally.bytes)
+        Benchmark("LogIngestor.ingestInParallel: one parser thread and the caller, 1k lines (per line)") { benchmark in
+            source.rewind()
+            let outcome = try? ingestor.ingestInParallel(
+                source, displayPath: "bench", format: tokentally.format.rawValue, redaction: .auto, parserCount: 1,
+                chunkBytes: 64 << 10)
+            precondition(outcome?.linesRead == UInt64(Corpus.lineCount) && outcome?.linesRejected == 0)
+        }
+    }
+
     // MARK: Gzip
 
     do {

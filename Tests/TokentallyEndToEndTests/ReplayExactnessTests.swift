@@ -41,14 +41,20 @@ struct ReplayExactnessTests {
             #expect(days.count >= 9 && days.allSatisfy { $0 >= "2026-11-18" && $0 <= "2026-11-27" }, "days: \(days)")
             #expect(Set(expected.records.map(\.rawAPIKey)).count > 10)
 
-            let replay = try TokentallyBinary.replay(
-                [logs.path], snapshotDirectory: snapshots, options: Self.formatOptions(format))
-            try #require(replay.status == 0, "replay failed: \(replay.summary)")
-            let actual = try SnapshotDirectory.load(from: snapshots)
-            let mismatches = SnapshotComparison.compare(expected, actual)
-            #expect(mismatches.isEmpty, "\(SnapshotComparison.report(mismatches))")
-            let listedFiles = actual.index.value(at: ["status", "files"])?.arrayValue?.count
-            #expect(listedFiles == 5, "status.files lists \(listedFiles.map(String.init) ?? "nothing")")
+            // The default (parser threads besides the counting one), one thread alone, and more
+            // parser threads than this machine has cores.
+            for threads in [nil, "0", "3"] {
+                let directory = snapshots.appendingPathComponent(threads ?? "default")
+                let replay = try TokentallyBinary.replay(
+                    [logs.path], snapshotDirectory: directory,
+                    options: Self.formatOptions(format) + (threads.map { ["--threads", $0] } ?? []))
+                try #require(replay.status == 0, "replay (threads \(threads ?? "default")) failed: \(replay.summary)")
+                let actual = try SnapshotDirectory.load(from: directory)
+                let mismatches = SnapshotComparison.compare(expected, actual)
+                #expect(mismatches.isEmpty, "threads \(threads ?? "default"): \(SnapshotComparison.report(mismatches))")
+                let listedFiles = actual.index.value(at: ["status", "files"])?.arrayValue?.count
+                #expect(listedFiles == 5, "status.files lists \(listedFiles.map(String.init) ?? "nothing")")
+            }
         }
     }
 
