@@ -113,7 +113,8 @@ private struct Result: Equatable {
 }
 
 private func read(
-    _ log: [UInt8], parserCount: Int?, chunkBytes: Int = 1 << 10, sourceChunk: Int = 777, failAfter: Int? = nil
+    _ log: [UInt8], parserCount: Int?, chunkBytes: Int = 1 << 10, sourceChunk: Int = 777, failAfter: Int? = nil,
+    maxLineBytes: Int = 256
 ) throws -> (Result, (any Error)?) {
     let counters = UsageCounters(
         calendar: try #require(BucketCalendar(timeZoneIdentifier: "UTC")), retention: RetentionConfiguration(),
@@ -121,7 +122,7 @@ private func read(
     let recorder = LogRecorder()
     var mappings: [String: FieldMapping] = [:]
     for preset in FormatPreset.allCases { mappings[preset.rawValue] = preset.mapping }
-    let ingestor = LogIngestor(counters: counters, mappings: mappings, maxLineBytes: 256, logger: recorder.logger)
+    let ingestor = LogIngestor(counters: counters, mappings: mappings, maxLineBytes: maxLineBytes, logger: recorder.logger)
     ingestor.rejectLogLimit = 1_000
     let source = MemorySource(log, chunk: sourceChunk, failAfter: failAfter)
     var outcome = LogIngestor.FileOutcome(linesRead: 0, linesRejected: 0, contentOffset: 0, damage: nil)
@@ -160,6 +161,23 @@ private func read(
         #expect(expected.rejected["invalid_json"] == 131)
         #expect(expected.linesEmpty == 131)
         #expect(expected.contentOffset == UInt64(log.count))
+        #expect(actual == expected)
+    }
+
+    @Test func linesFarLongerThanABatchAreCopiedWhole() throws {
+        // Lines of 200 KiB, within the limit, read in chunks of 1 KiB into batches of 65 KiB:
+        // the batches must grow to hold them, and the strings parsed from them stay right.
+        var log = mixedLog(count: 400)
+        for index in 0..<3 {
+            let agent = String(repeating: "a", count: 200 << 10)
+            let line = #"{"ts":"2026-11-02T10:00:00Z","api_key":"long-\#(index)","model":"m\u00e9","provider":"p","input_tokens":7,"user_agent":"\#(agent)"}"#
+            log.insert(contentsOf: Array((line + "\n").utf8), at: 0)
+        }
+        let (expected, sequentialError) = try read(log, parserCount: nil, maxLineBytes: 1 << 20)
+        let (actual, parallelError) = try read(log, parserCount: 2, chunkBytes: 1 << 10, maxLineBytes: 1 << 20)
+        #expect(sequentialError == nil && parallelError == nil)
+        #expect(expected.rejected["line_too_long"] == nil)
+        #expect(expected.linesRead == 404)
         #expect(actual == expected)
     }
 

@@ -3,7 +3,8 @@
 ///
 /// A batch is filled by one thread, then handed whole to the next; its storage is allocated
 /// once and reused batch after batch, so filling and emptying it allocates nothing per line.
-/// It always has room for one line of up to the reader's limit.
+/// It grows when a line does not fit (a line longer than what is left), which only lines far
+/// longer than usual make it do; it keeps its size afterwards.
 public final class LineBatch {
     /// One line of the batch: where its bytes are, or that it was over the limit.
     public struct Line {
@@ -16,14 +17,13 @@ public final class LineBatch {
         public var tooLongByteCount: Int?
     }
 
-    private let storage: UnsafeMutableRawBufferPointer
+    private var storage: UnsafeMutableRawBufferPointer
     private var used = 0
     public private(set) var lines: [Line] = []
 
-    /// - Parameter capacity: bytes of line content the batch holds; raised to `maxLineBytes`
-    ///   so that any line the reader hands out fits in an empty batch.
-    public init(capacity: Int, maxLineBytes: Int) {
-        storage = .allocate(byteCount: max(capacity, maxLineBytes, 1), alignment: 64)
+    /// - Parameter capacity: bytes of line content the batch holds before it must grow.
+    public init(capacity: Int) {
+        storage = .allocate(byteCount: max(capacity, 1), alignment: 64)
         lines.reserveCapacity(storage.count / 256)
     }
 
@@ -35,21 +35,28 @@ public final class LineBatch {
     /// True when no line was added since the last `removeAll`.
     public var isEmpty: Bool { lines.isEmpty }
 
-    /// Adds a line as the line reader handed it out. Returns false, and adds nothing, when its
-    /// bytes do not fit in what is left.
-    public func append(_ event: LineEvent, lineNumber: UInt64) -> Bool {
+    /// Adds a line as the line reader handed it out. Its bytes are copied; the batch grows if
+    /// they do not fit. (Lines are located by offset, so growing moves nothing that was handed
+    /// out: a batch is only read once it is full.)
+    public func append(_ event: LineEvent, lineNumber: UInt64) {
         switch event {
         case .tooLong(let byteCount):
             lines.append(Line(offset: used, length: 0, lineNumber: lineNumber, tooLongByteCount: byteCount))
         case .line(let bytes):
-            guard bytes.count <= storage.count - used else { return false }
+            if bytes.count > storage.count - used { grow(toHold: used + bytes.count) }
             if let source = bytes.baseAddress {
                 (storage.baseAddress! + used).copyMemory(from: source, byteCount: bytes.count)
             }
             lines.append(Line(offset: used, length: bytes.count, lineNumber: lineNumber, tooLongByteCount: nil))
             used += bytes.count
         }
-        return true
+    }
+
+    private func grow(toHold byteCount: Int) {
+        let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(byteCount, storage.count * 2), alignment: 64)
+        grown.baseAddress!.copyMemory(from: storage.baseAddress!, byteCount: used)
+        storage.deallocate()
+        storage = grown
     }
 
     /// The line at `index` as the line reader handed it out; its bytes are valid until the

@@ -34,12 +34,12 @@ public final class ParsingPipeline {
     ) {
         let parserCount = max(parserCount, 1)
         callerParser = RecordParser(mapping: mapping)
-        // One read's lines, plus the partial line held back from the read before, always fit
-        // in one batch.
-        let batchBytes = chunkBytes + maxLineBytes + 1
+        // One read's lines, and the partial line held back from the read before when it is not
+        // very long: a batch grows only for longer lines.
+        let batchBytes = chunkBytes + (64 << 10)
         ring = Ring(
             batches: (0..<(8 * (parserCount + 1))).map { _ in
-                RecordBatch(lines: LineBatch(capacity: batchBytes, maxLineBytes: maxLineBytes))
+                RecordBatch(lines: LineBatch(capacity: batchBytes))
             },
             input: Input(source: source, reader: LineReader(maxLineBytes: maxLineBytes, readSize: chunkBytes)),
             threadCount: parserCount)
@@ -166,8 +166,7 @@ public final class ParsingPipeline {
             let lines = batches[index].lines
             lines.removeAll()
             func add(_ event: LineEvent, _ lineNumber: UInt64) {
-                let added = lines.append(event, lineNumber: lineNumber)
-                precondition(added, "a batch holds one read's lines")
+                lines.append(event, lineNumber: lineNumber)
             }
             var failure: (any Error)?
             do {
