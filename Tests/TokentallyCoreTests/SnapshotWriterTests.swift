@@ -279,24 +279,34 @@ private final class RewritingThread: Sendable {
     }
 }
 
+/// Counters holding one request per key on each of 1–9 November 2026, through the real parser.
+private func countersOfNineDays(keys: Int) throws -> UsageCounters {
+    let counters = UsageCounters(
+        calendar: try #require(BucketCalendar(timeZoneIdentifier: "UTC")), retention: RetentionConfiguration(),
+        maxSeries: 1_000, redactor: try KeyRedactor(secretPattern: "^sk-"))
+    let parser = RecordParser(mapping: FormatPreset.tokentally.mapping)
+    for day in 1...9 {
+        for key in 0..<keys {
+            var line = #"{"ts":"2026-11-0\#(day)T10:00:00Z","api_key":"k\#(key)","model":"m","provider":"p","input_tokens":1}"#
+            let outcome = line.withUTF8 { parser.parse(UnsafeRawBufferPointer($0)) }
+            guard case .accepted = outcome else { throw Rejected(outcome: "\(outcome)") }
+            counters.add(parser.record, redaction: .auto)
+        }
+    }
+    return counters
+}
+
+private struct Rejected: Error {
+    var outcome: String
+}
+
 /// Reports are written on a queue while the next is built: a write that fails there must still
 /// stop the publish with its error, whichever period it hits.
 @Test(arguments: [Period.day, .week, .month])
 func aWriteFailureOnTheWriterQueueStopsThePublish(failing period: Period) throws {
     let directory = try SnapshotFixtures.temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    let counters = UsageCounters(
-        calendar: try #require(BucketCalendar(timeZoneIdentifier: "UTC")), retention: RetentionConfiguration(),
-        maxSeries: 1_000, redactor: try KeyRedactor(secretPattern: "^sk-"))
-    let parser = RecordParser(mapping: FormatPreset.tokentally.mapping)
-    for day in 1...9 {
-        var line = #"{"ts":"2026-11-0\#(day)T10:00:00Z","api_key":"k","model":"m","provider":"p","input_tokens":1}"#
-        guard case .accepted = line.withUTF8({ parser.parse(UnsafeRawBufferPointer($0)) }) else {
-            Issue.record("fixture line rejected")
-            return
-        }
-        counters.add(parser.record, redaction: .auto)
-    }
+    let counters = try countersOfNineDays(keys: 1)
     let writer = try SnapshotWriter(directory: directory)
     // The period's folder becomes a file: writing any of its buckets fails.
     try FileManager.default.removeItem(atPath: directory + "/" + period.rawValue)
@@ -308,4 +318,41 @@ func aWriteFailureOnTheWriterQueueStopsThePublish(failing period: Period) throws
     #expect(failure?.path.hasPrefix(directory + "/" + period.rawValue + "/") == true)
     // index.json is written only after every bucket: never, here.
     #expect(contents(directory + "/index.json") == nil)
+}
+
+/// At high cardinality a snapshot is written in batches of about `rowBudget` series rows;
+/// every batch's index lists only bucket files that exist once the batch is written.
+@Test func aSnapshotOverItsRowBudgetIsWrittenInBatchesWhoseIndexListsOnlyWrittenFiles() throws {
+    let directory = try SnapshotFixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    // 9 day buckets of 10 rows, 3 ISO weeks (W44 ends on 1 November) and 1 month.
+    let counters = try countersOfNineDays(keys: 10)
+    let publisher = SnapshotPublisher(
+        writer: try SnapshotWriter(directory: directory), host: "h", timezone: "UTC", minRequests: 1,
+        pruneUnknownBuckets: false)
+    var batches = 0
+    var written = 0
+    while true {
+        let batch = publisher.prepare(counters, status: IngestStatus(), now: SnapshotFixtures.day, rowBudget: 25)
+        batches += 1
+        written += batch.reports.count
+        // 25 rows: three day buckets of 10 rows reach it (at least one report per batch).
+        #expect(batch.reports.count <= 3)
+        try publisher.write(batch)
+        for period in Period.allCases {
+            for label in batch.index.buckets[period] ?? [] {
+                #expect(contents(directory + "/\(period.rawValue)/\(label).json") != nil, "\(label) listed, not written")
+            }
+        }
+        if batch.isComplete { break }
+        #expect(batches < 20, "the batches never finish")
+        if batches >= 20 { break }
+    }
+    #expect(written == 13)
+    // Days 3 + 3 + 3, then W44 and W45 (10 + 70 rows), then W46 and the month.
+    #expect(batches == 5)
+    let index = try #require(contents(directory + "/index.json"))
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(index)) as? [String: Any])
+    let listed = try #require(json["buckets"] as? [String: [String]])
+    #expect(listed["day"]?.count == 9 && listed["week"]?.count == 3 && listed["month"]?.count == 1)
 }

@@ -339,6 +339,16 @@ public final class UsageCounters {
         for period in 0..<3 { for bucket in buckets[period].values { bucket.dirty = false } }
     }
 
+    /// Whether any bucket changed since it was last marked clean.
+    public var hasDirtyBuckets: Bool {
+        buckets.contains { $0.values.contains(where: \.dirty) }
+    }
+
+    /// Marks one bucket as written.
+    public func markClean(_ period: Period, ordinal: Int32) {
+        buckets[period.ordinal][ordinal]?.dirty = false
+    }
+
     /// Builds the report of one retained bucket, or nil if it is not retained.
     public func report(
         _ period: Period, ordinal: Int32, host: String, timezone: String, generatedAt: Int64, minRequests: Int

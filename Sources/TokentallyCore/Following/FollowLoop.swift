@@ -123,13 +123,12 @@ public final class FollowLoop: @unchecked Sendable {
     }
 
     private func restoreState() throws(CommandError) {
-        let payload: [UInt8]?
-        do { payload = try store.load() } catch { throw .io(error.description) }
-        guard let payload else {
+        let loaded: StateReader?
+        do { loaded = try store.load() } catch { throw .io(error.description) }
+        guard var reader = loaded else {
             logger.info("no committed state: reading every file from its start")
             return
         }
-        var reader = StateReader(payload)
         do {
             lastCommitTime = try reader.read(Int64.self)
             try ingestor.restore(from: &reader)
@@ -137,7 +136,7 @@ public final class FollowLoop: @unchecked Sendable {
             let count = try reader.readCount(minimumItemSize: 40)
             var records: [FileRecord] = []
             for _ in 0..<count { records.append(try FileRecord.decode(from: &reader)) }
-            guard reader.isAtEnd else { throw StateDecodingError("unexpected bytes after the end of the state") }
+            try reader.finish()
             follower.restore(records)
             counters.markAllDirty()
             logger.info(
@@ -224,14 +223,14 @@ public final class FollowLoop: @unchecked Sendable {
             }
             if monotonicNow() >= nextSnapshot {
                 try snapshot()
-                nextSnapshot = monotonicNow() + interval
+                nextSnapshot = monotonicNow() + (snapshotBacklog ? Self.snapshotBacklogRetrySeconds : interval)
             }
             guard caughtUp, !shouldStop else { continue }
             let mono = monotonicNow()
             var deadline = nextScan
             if let watchdog = notifier.watchdogInterval { deadline = min(deadline, lastWatchdog + watchdog / 2) }
             if commitSignature() != lastCommitSignature { deadline = min(deadline, nextCommit) }
-            if ingestor.linesRead != lastSnapshotLines { deadline = min(deadline, nextSnapshot) }
+            if ingestor.linesRead != lastSnapshotLines || snapshotBacklog { deadline = min(deadline, nextSnapshot) }
             let wake = watcher.wait(timeout: max(0, deadline - mono))
             namesChanged = wake.namesChanged
             if wake.contentChanged && !wake.requested {
@@ -327,15 +326,15 @@ public final class FollowLoop: @unchecked Sendable {
         let signature = commitSignature()
         guard signature != lastCommitSignature else { return }
         let now = wallNow()
-        var writer = StateWriter(capacity: 1 << 20)
-        writer.write(now)
-        ingestor.encode(into: &writer)
-        counters.encode(into: &writer)
         let records = follower.records(now: now)
-        writer.write(UInt32(records.count))
-        for record in records { record.encode(into: &writer) }
         do {
-            try store.commit(writer.bytes)
+            try store.commit { writer in
+                writer.write(now)
+                ingestor.encode(into: &writer)
+                counters.encode(into: &writer)
+                writer.write(UInt32(records.count))
+                for record in records { record.encode(into: &writer) }
+            }
         } catch {
             logger.error("state commit failed; will retry", metadata: ["error": "\(error)"])
             return
@@ -368,6 +367,17 @@ public final class FollowLoop: @unchecked Sendable {
     /// Takes a snapshot: the reports of the changed buckets are built here, on the loop's
     /// thread; encoding and writing them happen on the outbox's thread, off the ingest path.
     /// With `final`, waits until they are written (shutdown).
+    /// Series rows per snapshot batch. At high cardinality one bucket's report holds hundreds
+    /// of thousands of rows, and after a restart every bucket is changed: building them all at
+    /// once took more memory than the counters themselves. Batches of about this many rows
+    /// (about 30 MB of reports) follow each other as fast as the outbox writes them, and
+    /// index.json is rewritten with the last.
+    static let snapshotRowBudget = 100_000
+    /// How soon the loop comes back for the rest of a snapshot that did not fit in one batch.
+    static let snapshotBacklogRetrySeconds = 0.2
+    /// Changed buckets are left over from the last batch (see `snapshotRowBudget`).
+    private var snapshotBacklog = false
+
     private func snapshot(final: Bool = false) throws {
         let mono = monotonicNow()
         if mono - rateWindow.time >= 1 {
@@ -380,8 +390,12 @@ public final class FollowLoop: @unchecked Sendable {
             outbox.drain()
         }
         let now = wallNow()
-        let batch = publisher.prepare(counters, status: status(), now: now)
-        outbox.submit(batch, with: publisher)
+        repeat {
+            if snapshotBacklog && final { outbox.drain() }
+            let batch = publisher.prepare(counters, status: status(), now: now, rowBudget: Self.snapshotRowBudget)
+            outbox.submit(batch, with: publisher)
+            snapshotBacklog = !batch.isComplete
+        } while final && snapshotBacklog
         lastSnapshotLines = ingestor.linesRead
         lastSnapshotTime = now
         notifier.notify("STATUS=" + statusLine())

@@ -28,41 +28,72 @@ public struct SnapshotPublisher: Sendable {
         public var retained: [Period: Set<String>]
         /// The newest day's report, when it changed (for the journal).
         public var newestDay: BucketReport?
+        /// Whether every changed bucket is in this batch; if not, the rest wait for the next.
+        public var isComplete: Bool
     }
 
-    /// Builds the reports of every bucket changed since the last batch and marks them clean.
+    /// Builds the reports of the buckets changed since the last batch and marks them clean:
+    /// all of them, or, when they hold more than `rowBudget` series rows in all, as many as
+    /// reach it (at least one), leaving the rest for the next batch. The budget bounds the
+    /// memory a batch holds at high cardinality, where one bucket's report has hundreds of
+    /// thousands of rows and every bucket is changed after a restart. The index of a batch
+    /// that leaves buckets for later lists only buckets whose files exist or are in the batch,
+    /// so that a reader that follows the index never finds a listed bucket missing.
     /// This is the only part that reads the counters; it runs on their owner's thread.
-    public func prepare(_ counters: UsageCounters, status: IngestStatus, now: Int64) -> Batch {
+    public func prepare(
+        _ counters: UsageCounters, status: IngestStatus, now: Int64, rowBudget: Int = .max
+    ) -> Batch {
         var reports: [BucketReport] = []
         var newestDay: BucketReport? = nil
-        let (index, retained) = changedReports(counters, status: status, now: now) { report, isNewestDay in
+        var rows = 0
+        eachChangedReport(counters, now: now) { report, isNewestDay in
+            rows += report.series.count
             reports.append(report)
             if isNewestDay { newestDay = report }
+            return rows < rowBudget
         }
-        return Batch(reports: reports, index: index, retained: retained, newestDay: newestDay)
+        let complete = !counters.hasDirtyBuckets
+        var listable: [Period: Set<String>]? = nil
+        if !complete {
+            var labels: [Period: Set<String>] = [:]
+            for period in Period.allCases { labels[period] = Set(existingLabels(period)) }
+            for report in reports { labels[report.period, default: []].insert(report.label) }
+            listable = labels
+        }
+        let (index, retained) = indexAndRetained(counters, status: status, now: now, listing: listable)
+        return Batch(reports: reports, index: index, retained: retained, newestDay: newestDay, isComplete: complete)
     }
 
-    /// Calls `body` with the report of every bucket changed since the last batch, one at a time
-    /// (so that a caller that writes each one never holds them all), marks them clean, and
-    /// returns index.json's report and the labels to keep.
-    private func changedReports(
-        _ counters: UsageCounters, status: IngestStatus, now: Int64,
-        _ body: (_ report: BucketReport, _ isNewestDay: Bool) throws -> Void
-    ) rethrows -> (index: IndexReport, retained: [Period: Set<String>]) {
+    /// Builds the report of each bucket changed since the last batch in turn, marks the bucket
+    /// clean and hands the report to `body`, one at a time (so that a caller that writes each
+    /// one never holds them all), until `body` returns false.
+    private func eachChangedReport(
+        _ counters: UsageCounters, now: Int64, _ body: (_ report: BucketReport, _ isNewestDay: Bool) throws -> Bool
+    ) rethrows {
         let newestDayOrdinal = counters.bucketOrdinals(.day).last
-        var retained: [Period: Set<String>] = [:]
-        var labels: [Period: [String]] = [:]
         for period in Period.allCases {
             for ordinal in counters.dirtyBucketOrdinals(period) {
+                counters.markClean(period, ordinal: ordinal)
                 guard
                     let report = counters.report(
                         period, ordinal: ordinal, host: host, timezone: timezone, generatedAt: now,
                         minRequests: minRequests)
                 else { continue }
-                try body(report, period == .day && ordinal == newestDayOrdinal)
+                guard try body(report, period == .day && ordinal == newestDayOrdinal) else { return }
             }
+        }
+    }
+
+    /// index.json's report, and the labels of the bucket files to keep per period. With
+    /// `listing`, the index lists only the buckets it names.
+    private func indexAndRetained(
+        _ counters: UsageCounters, status: IngestStatus, now: Int64, listing: [Period: Set<String>]? = nil
+    ) -> (index: IndexReport, retained: [Period: Set<String>]) {
+        var retained: [Period: Set<String>] = [:]
+        var labels: [Period: [String]] = [:]
+        for period in Period.allCases {
             let all = counters.bucketOrdinals(period).map { counters.calendar.label(period, ordinal: $0) }
-            labels[period] = all
+            labels[period] = listing.map { listed in all.filter { listed[period]?.contains($0) == true } } ?? all
             retained[period] = Set(all)
             if !pruneUnknownBuckets {
                 let oldestKept = counters.oldestRetainedOrdinal(period)
@@ -72,8 +103,8 @@ public struct SnapshotPublisher: Sendable {
                 }
             }
         }
-        counters.markClean()
-        let index = IndexReport(generatedAtEpochSeconds: now, host: host, timezone: timezone, buckets: labels, status: status)
+        let index = IndexReport(
+            generatedAtEpochSeconds: now, host: host, timezone: timezone, buckets: labels, status: status)
         return (index, retained)
     }
 
@@ -107,10 +138,12 @@ public struct SnapshotPublisher: Sendable {
         var newestDay: BucketReport? = nil
         let (index, retained): (IndexReport, [Period: Set<String>])
         do {
-            (index, retained) = try changedReports(counters, status: status, now: now) { report, isNewestDay in
+            try eachChangedReport(counters, now: now) { report, isNewestDay in
                 try writing.enqueue(report)
                 if isNewestDay { newestDay = report }
+                return true
             }
+            (index, retained) = indexAndRetained(counters, status: status, now: now)
         } catch {
             _ = try? writing.finish()
             throw error

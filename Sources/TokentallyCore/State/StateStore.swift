@@ -31,10 +31,19 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
 /// a checksum of the payload (UInt64), then the payload. A commit writes a temporary file,
 /// fsyncs it, renames it over `state.bin` and fsyncs the directory, so after a crash the file
 /// is either the previous commit or the new one, never a mix.
+///
+/// Format 2 (written since the state was streamed) checksums the payload as it is written
+/// (`StateChecksum.Running`), so a commit never holds the whole payload in memory: the length
+/// and checksum are filled into the header at the end. Format 1 files, whose checksum needs the
+/// length first, are still read.
 public struct StateStore: Sendable {
     public static let magic: [UInt8] = Array("TTSTATE\0".utf8)
-    /// Bumped whenever the payload layout changes; other versions are refused, not guessed at.
-    public static let version: UInt32 = 1
+    /// Bumped whenever the payload layout or the checksum changes; other versions are refused,
+    /// not guessed at.
+    public static let version: UInt32 = 2
+    /// Versions `load` reads: the payload layout is the same, only the checksum differs.
+    static let readableVersions: ClosedRange<UInt32> = 1...2
+    static let headerSize = magic.count + 4 + 8 + 8
 
     public let directory: String
     public var path: String { directory + "/state.bin" }
@@ -51,58 +60,120 @@ public struct StateStore: Sendable {
         }
     }
 
-    /// The committed payload, or nil when there is no state yet (a first start).
-    public func load() throws(StateError) -> [UInt8]? {
+    /// A reader of the committed payload, or nil when there is no state yet (a first start).
+    /// The header is checked here; the payload is read as the reader goes, in pieces of about
+    /// 1 MiB, and its checksum is checked by the reader's `finish`.
+    public func load() throws(StateError) -> StateReader? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw StateError(code: .ioFailed, path: path, message: "cannot open: \(String(cString: strerror(errno)))")
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StateError(code: .ioFailed, path: path, message: "cannot read: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[..<n])
-        }
-        let header = Self.magic.count + 4 + 8 + 8
-        guard bytes.count >= header, Array(bytes[..<Self.magic.count]) == Self.magic else {
+        var header = [UInt8](repeating: 0, count: Self.headerSize)
+        var info = stat()
+        let headerRead = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard fstat(fd, &info) == 0, headerRead == Self.headerSize, Array(header[..<Self.magic.count]) == Self.magic
+        else {
+            close(fd)
             throw StateError(
                 code: .corrupt, path: path, message: "not a tokentally state file (bad header); \(StateError.rebuildHint)")
         }
-        var reader = StateReader(Array(bytes[Self.magic.count..<header]))
+        var reader = StateReader(Array(header[Self.magic.count...]))
         let version = try? reader.read(UInt32.self)
         let length = (try? reader.read(UInt64.self)) ?? 0
         let checksum = (try? reader.read(UInt64.self)) ?? 0
-        guard version == Self.version else {
+        guard let version, Self.readableVersions.contains(version) else {
+            close(fd)
             throw StateError(
                 code: .unknownVersion, path: path,
-                message: "state format version \(version ?? 0) is not the one this tokentally reads (\(Self.version)); \(StateError.rebuildHint)")
+                message: "state format version \(version ?? 0) is not one this tokentally reads (\(Self.readableVersions.lowerBound) to \(Self.version)); \(StateError.rebuildHint)")
         }
-        let payload = Array(bytes[header...])
-        guard UInt64(payload.count) == length, StateChecksum.of(payload) == checksum else {
+        guard UInt64(info.st_size) == UInt64(Self.headerSize) + length else {
+            close(fd)
             throw StateError(
                 code: .corrupt, path: path,
-                message: "state file is corrupt (length or checksum mismatch); \(StateError.rebuildHint)")
+                message: "state file is corrupt (its length does not match its header); \(StateError.rebuildHint)")
         }
-        return payload
+        let source = FileSource(
+            fd: fd, checksum: StateChecksum.Running(formatVersion: version, length: length), expected: checksum,
+            length: length)
+        return StateReader(streamingFrom: source, length: Int(length))
     }
 
-    /// Replaces the committed state with `payload`, atomically and durably.
-    public func commit(_ payload: [UInt8]) throws(StateError) {
-        var header = StateWriter(capacity: 28)
-        header.write(Self.version)
-        header.write(UInt64(payload.count))
-        header.write(StateChecksum.of(payload))
+    /// The committed file's payload, read as a `StateReader` asks for it and checksummed on the
+    /// way; closes the file when the reader is done with it.
+    private final class FileSource: StateSource {
+        private let fd: Int32
+        private var checksum: StateChecksum.Running
+        private let expected: UInt64
+        private let length: UInt64
+        /// Bytes read but not yet checksummed: the end of a read that is not a whole word.
+        private var carry: [UInt8] = []
+        private var chunk = [UInt8](repeating: 0, count: 1 << 20)
+
+        init(fd: Int32, checksum: StateChecksum.Running, expected: UInt64, length: UInt64) {
+            self.fd = fd
+            self.checksum = checksum
+            self.expected = expected
+            self.length = length
+        }
+
+        deinit { close(fd) }
+
+        func read(_ count: Int, into buffer: inout [UInt8]) throws(StateDecodingError) -> Int {
+            let wanted = min(count, chunk.count)
+            var n = 0
+            repeat {
+                n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, wanted) }
+            } while n < 0 && errno == EINTR
+            guard n >= 0 else { throw StateDecodingError("cannot read the state: \(String(cString: strerror(errno)))") }
+            chunk.withUnsafeBytes { addToChecksum(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+            buffer.append(contentsOf: chunk[..<n])
+            return n
+        }
+
+        private func addToChecksum(_ bytes: UnsafeRawBufferPointer) {
+            var rest = bytes[...]
+            if !carry.isEmpty {
+                let needed = min(8 - carry.count, rest.count)
+                carry.append(contentsOf: rest.prefix(needed))
+                rest = rest.dropFirst(needed)
+                guard carry.count == 8 else { return }
+                carry.withUnsafeBytes { checksum.add($0) }
+                carry.removeAll()
+            }
+            let whole = rest.count & ~7
+            checksum.add(UnsafeRawBufferPointer(rebasing: rest.prefix(whole)))
+            carry.append(contentsOf: rest.dropFirst(whole))
+        }
+
+        func finish() throws(StateDecodingError) {
+            carry.withUnsafeBytes { checksum.add($0) }
+            carry.removeAll()
+            guard checksum.length == length, checksum.value == expected else {
+                throw StateDecodingError("state file is corrupt (checksum mismatch)")
+            }
+        }
+    }
+
+    /// Replaces the committed state with what `encode` writes, atomically and durably. The
+    /// payload is written to the file as it is encoded, in pieces of about 1 MiB.
+    public func commit(_ encode: (inout StateWriter) -> Void) throws(StateError) {
         let temporary = directory + "/.state.bin.tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw failure("cannot create \(temporary)") }
-        var ok = writeAll(fd, Self.magic) && writeAll(fd, header.bytes) && writeAll(fd, payload)
+        let sink = FileSink(fd: fd)
+        // The header's length and checksum are known only at the end: room for them now.
+        sink.ok = writeAll(fd, Self.magic + [UInt8](repeating: 0, count: Self.headerSize - Self.magic.count))
+        var writer = StateWriter(streamingTo: sink)
+        encode(&writer)
+        writer.finish()
+        var header = StateWriter(capacity: 20)
+        header.write(Self.version)
+        header.write(sink.checksum.length)
+        header.write(sink.checksum.value)
+        var ok = sink.ok
+        ok = ok && header.bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(Self.magic.count)) == $0.count }
         ok = ok && fsync(fd) == 0
         close(fd)
         guard ok else { throw failure("cannot write \(temporary)") }
@@ -111,6 +182,38 @@ public struct StateStore: Sendable {
         if directoryFD >= 0 {
             _ = fsync(directoryFD)
             close(directoryFD)
+        }
+    }
+
+    /// Replaces the committed state with `payload` (as `commit(_:)` with an encoder that writes
+    /// these bytes).
+    public func commit(bytes payload: [UInt8]) throws(StateError) {
+        try commit { writer in
+            for byte in payload { writer.write(byte) }
+        }
+    }
+
+    /// The temporary file a commit streams its payload into, checksumming it on the way.
+    private final class FileSink: StateSink {
+        let fd: Int32
+        var ok = true
+        var checksum = StateChecksum.Running()
+
+        init(fd: Int32) { self.fd = fd }
+
+        func accept(_ bytes: UnsafeRawBufferPointer) {
+            checksum.add(bytes)
+            guard ok, bytes.count > 0 else { return }
+            var written = 0
+            while written < bytes.count {
+                let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    ok = false
+                    return
+                }
+                written += n
+            }
         }
     }
 
