@@ -12,6 +12,23 @@ struct Tokentally: AsyncParsableCommand {
         abstract: "Usage analytics from LLM gateway request logs.",
         subcommands: [Run.self, Replay.self, Generate.self, CheckConfig.self]
     )
+
+    /// Runs the command the arguments name. A bad argument fails like every other usage error
+    /// (README, "Exit status"): one line on stderr and status 2, not ArgumentParser's usage
+    /// text and 64. Help and version requests, and errors of the commands, are left as they are.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            fail(CommandError.usage(message(for: error) + "; see tokentally --help"))
+        }
+    }
 }
 
 struct Run: AsyncParsableCommand {

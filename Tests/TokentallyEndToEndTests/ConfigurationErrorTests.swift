@@ -108,6 +108,22 @@ struct ConfigurationErrorTests {
         }
     }
 
+    /// Bad arguments fail like bad configurations: status 2 and one line that names the problem.
+    @Test(arguments: [
+        (["replay", "--threads", "99", "x.log"], "--threads must be between 0 and 64"),
+        (["replay", "--threads"], "Missing value for '--threads"),
+        (["generate", "--out", "/tmp/never-written", "--days", "0"], "--days must be at least 1"),
+        (["replay", "--no-such-option"], "Unknown option '--no-such-option'"),
+    ])
+    func badArgumentsExitTwoWithOneLine(arguments: [String], expected: String) throws {
+        let outcome = try TokentallyBinary.run(arguments)
+        #expect(outcome.status == 2, "\(outcome.summary)")
+        #expect(outcome.stderrLines.count == 1, "stderr should be one line: \(outcome.stderrText)")
+        #expect(outcome.stderrText.contains(expected), "\(outcome.stderrText)")
+        let help = try TokentallyBinary.run([arguments[0], "--help"])
+        #expect(help.status == 0, "\(help.summary)")
+    }
+
     @Test
     func validConfigurationPassesCheck() throws {
         try withScratchDirectory("config-valid") { root in
