@@ -356,3 +356,46 @@ func aWriteFailureOnTheWriterQueueStopsThePublish(failing period: Period) throws
     let listed = try #require(json["buckets"] as? [String: [String]])
     #expect(listed["day"]?.count == 9 && listed["week"]?.count == 3 && listed["month"]?.count == 1)
 }
+
+/// A snapshot in batches covers the buckets changed when it began: lines that change buckets
+/// meanwhile (again, or for the first time) wait for the next snapshot, so that it ends, and
+/// it takes the bucket written longest ago first.
+@Test func aSnapshotInBatchesEndsWhileNewLinesKeepChangingBuckets() throws {
+    let directory = try SnapshotFixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let counters = try countersOfNineDays(keys: 10)
+    let parser = RecordParser(mapping: FormatPreset.tokentally.mapping)
+    func addLine(day: Int) {
+        var line = #"{"ts":"2026-11-0\#(day)T11:00:00Z","api_key":"late","model":"m","provider":"p","input_tokens":1}"#
+        guard case .accepted = line.withUTF8({ parser.parse(UnsafeRawBufferPointer($0)) }) else {
+            Issue.record("line rejected")
+            return
+        }
+        counters.add(parser.record, redaction: .auto)
+    }
+    let publisher = SnapshotPublisher(
+        writer: try SnapshotWriter(directory: directory), host: "h", timezone: "UTC", minRequests: 1,
+        pruneUnknownBuckets: false)
+    let mark = counters.changeMark
+    var written: [String] = []
+    var batches = 0
+    while true {
+        let batch = publisher.prepare(
+            counters, status: IngestStatus(), now: SnapshotFixtures.day, rowBudget: 25, changedBy: mark)
+        batches += 1
+        written += batch.reports.map { "\($0.period.rawValue)/\($0.label)" }
+        try publisher.write(batch)
+        // After every batch a line changes 1 November again, which the first batch wrote.
+        addLine(day: 1)
+        if batch.isComplete || batches >= 20 { break }
+    }
+    #expect(batches == 5, "the snapshot did not end: \(written)")
+    #expect(written.count == 13)
+    #expect(written.first == "day/2026-11-01")
+    // The next snapshot takes what changed meanwhile, and nothing else.
+    let next = publisher.prepare(counters, status: IngestStatus(), now: SnapshotFixtures.day, rowBudget: 25)
+    #expect(
+        Set(next.reports.map { "\($0.period.rawValue)/\($0.label)" })
+            == ["day/2026-11-01", "week/2026-W44", "month/2026-11"])
+    #expect(next.isComplete)
+}

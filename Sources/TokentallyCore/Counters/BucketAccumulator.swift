@@ -10,6 +10,11 @@ final class BucketAccumulator {
     let ordinal: Int32
     /// Whether anything changed since the bucket was last written.
     var dirty = true
+    /// When the bucket was last handed out to be written (`UsageCounters.markClean`), as a
+    /// count of such hand-outs; 0 if never.
+    var lastWritten: UInt64 = 0
+    /// When the bucket last became dirty, as `UsageCounters.changeMark` counts.
+    var dirtySince: UInt64 = 0
 
     private var cellBySeries: [Int32: Int32] = [:]
     private(set) var cellSeries: [Int32] = []

@@ -113,9 +113,20 @@ public final class UsageCounters {
         if !record.latencyMs.isNaN {
             bucket.noteRequest(record, model: dimensions.model, provider: dimensions.provider)
         }
-        bucket.dirty = true
+        if !bucket.dirty { markDirty(bucket) }
         return bucket
     }
+
+    /// Counts a bucket's change from written to changed, so that a snapshot can take the
+    /// buckets changed up to one moment (`changeMark`) and leave later changes for the next.
+    private func markDirty(_ bucket: BucketAccumulator) {
+        changeMark &+= 1
+        bucket.dirty = true
+        bucket.dirtySince = changeMark
+    }
+
+    /// Grows each time a bucket becomes dirty; see `dirtyBucketsLeastRecentlyWrittenFirst`.
+    public private(set) var changeMark: UInt64 = 0
 
     /// Moves the performance that day buckets hold apart (`BucketAccumulator.unfoldedByPair`)
     /// into the rollups of the day, its week and its month. Called before a bucket is read,
@@ -156,6 +167,7 @@ public final class UsageCounters {
             return existing
         }
         let created = BucketAccumulator(period: Period.allCases[period], ordinal: ordinal)
+        markDirty(created)
         buckets[period][ordinal] = created
         hotBucket[period] = created
         return created
@@ -339,15 +351,29 @@ public final class UsageCounters {
         for period in 0..<3 { for bucket in buckets[period].values { bucket.dirty = false } }
     }
 
-    /// Whether any bucket changed since it was last marked clean.
-    public var hasDirtyBuckets: Bool {
-        buckets.contains { $0.values.contains(where: \.dirty) }
+    /// Whether any bucket changed up to `mark` since it was last marked clean.
+    public func hasDirtyBuckets(changedBy mark: UInt64 = .max) -> Bool {
+        buckets.contains { $0.values.contains { $0.dirty && $0.dirtySince <= mark } }
+    }
+
+    /// The buckets changed up to `mark` (a `changeMark`), the one written longest ago first
+    /// (then by period and ordinal), so that a snapshot written in batches reaches every changed
+    /// bucket even while new lines keep changing the first ones again.
+    public func dirtyBucketsLeastRecentlyWrittenFirst(changedBy mark: UInt64 = .max) -> [(period: Period, ordinal: Int32)] {
+        let dirty = buckets.joined().lazy.map(\.value).filter { $0.dirty && $0.dirtySince <= mark }
+        return dirty.sorted { a, b in
+            (a.lastWritten, a.period.ordinal, a.ordinal) < (b.lastWritten, b.period.ordinal, b.ordinal)
+        }.map { ($0.period, $0.ordinal) }
     }
 
     /// Marks one bucket as written.
     public func markClean(_ period: Period, ordinal: Int32) {
-        buckets[period.ordinal][ordinal]?.dirty = false
+        guard let bucket = buckets[period.ordinal][ordinal] else { return }
+        bucket.dirty = false
+        writesHandedOut += 1
+        bucket.lastWritten = writesHandedOut
     }
+    private var writesHandedOut: UInt64 = 0
 
     /// Builds the report of one retained bucket, or nil if it is not retained.
     public func report(
@@ -544,6 +570,6 @@ extension UsageCounters {
     /// Marks every bucket as changed, so that the next snapshot rewrites them all (after a
     /// restart, the snapshot files may be older than the restored counters).
     public func markAllDirty() {
-        for period in 0..<3 { for bucket in buckets[period].values { bucket.dirty = true } }
+        for period in 0..<3 { for bucket in buckets[period].values where !bucket.dirty { markDirty(bucket) } }
     }
 }

@@ -14,6 +14,8 @@ final class SnapshotOutbox: @unchecked Sendable {
     private var busy = false
     private var stopped = false
     private var failed = false
+    private var lastWrite: Double = 0
+    private var totalWrite: Double = 0
     private let logger: Logger
     /// Called on the outbox thread after a batch was written (journal entries).
     private let afterWrite: @Sendable (SnapshotPublisher.Batch) -> Void
@@ -39,6 +41,13 @@ final class SnapshotOutbox: @unchecked Sendable {
         pending = (batch, publisher)
         condition.signal()
         condition.unlock()
+    }
+
+    /// How long the last batch took to encode and write, and all batches so far, in seconds.
+    var writeSeconds: (last: Double, total: Double) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (lastWrite, totalWrite)
     }
 
     /// Whether a write failed since the last call (and clears it).
@@ -79,6 +88,7 @@ final class SnapshotOutbox: @unchecked Sendable {
             condition.unlock()
 
             var ok = true
+            let started = ContinuousClock.now
             do {
                 try job.publisher.write(job.batch)
             } catch {
@@ -87,8 +97,11 @@ final class SnapshotOutbox: @unchecked Sendable {
             }
             if ok { afterWrite(job.batch) }
 
+            let took = ContinuousClock.now - started
             condition.lock()
             busy = false
+            lastWrite = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
+            totalWrite += lastWrite
             if !ok { failed = true }
             condition.broadcast()
             condition.unlock()

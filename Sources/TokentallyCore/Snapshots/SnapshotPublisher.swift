@@ -40,19 +40,24 @@ public struct SnapshotPublisher: Sendable {
     /// that leaves buckets for later lists only buckets whose files exist or are in the batch,
     /// so that a reader that follows the index never finds a listed bucket missing.
     /// This is the only part that reads the counters; it runs on their owner's thread.
+    ///
+    /// With `mark` (a `UsageCounters.changeMark`), only buckets changed up to it are taken, and
+    /// the batch is complete once they are all written: a snapshot written in several batches
+    /// ends, even while new lines keep changing buckets, and those wait for the next snapshot.
     public func prepare(
-        _ counters: UsageCounters, status: IngestStatus, now: Int64, rowBudget: Int = .max
+        _ counters: UsageCounters, status: IngestStatus, now: Int64, rowBudget: Int = .max,
+        changedBy mark: UInt64 = .max
     ) -> Batch {
         var reports: [BucketReport] = []
         var newestDay: BucketReport? = nil
         var rows = 0
-        eachChangedReport(counters, now: now) { report, isNewestDay in
+        eachChangedReport(counters, now: now, changedBy: mark) { report, isNewestDay in
             rows += report.series.count
             reports.append(report)
             if isNewestDay { newestDay = report }
             return rows < rowBudget
         }
-        let complete = !counters.hasDirtyBuckets
+        let complete = !counters.hasDirtyBuckets(changedBy: mark)
         var listable: [Period: Set<String>]? = nil
         if !complete {
             var labels: [Period: Set<String>] = [:]
@@ -64,23 +69,22 @@ public struct SnapshotPublisher: Sendable {
         return Batch(reports: reports, index: index, retained: retained, newestDay: newestDay, isComplete: complete)
     }
 
-    /// Builds the report of each bucket changed since the last batch in turn, marks the bucket
-    /// clean and hands the report to `body`, one at a time (so that a caller that writes each
-    /// one never holds them all), until `body` returns false.
+    /// Builds the report of each bucket changed since the last batch in turn (the one written
+    /// longest ago first), marks the bucket clean and hands the report to `body`, one at a time
+    /// (so that a caller that writes each one never holds them all), until `body` returns false.
     private func eachChangedReport(
-        _ counters: UsageCounters, now: Int64, _ body: (_ report: BucketReport, _ isNewestDay: Bool) throws -> Bool
+        _ counters: UsageCounters, now: Int64, changedBy mark: UInt64 = .max,
+        _ body: (_ report: BucketReport, _ isNewestDay: Bool) throws -> Bool
     ) rethrows {
         let newestDayOrdinal = counters.bucketOrdinals(.day).last
-        for period in Period.allCases {
-            for ordinal in counters.dirtyBucketOrdinals(period) {
-                counters.markClean(period, ordinal: ordinal)
-                guard
-                    let report = counters.report(
-                        period, ordinal: ordinal, host: host, timezone: timezone, generatedAt: now,
-                        minRequests: minRequests)
-                else { continue }
-                guard try body(report, period == .day && ordinal == newestDayOrdinal) else { return }
-            }
+        for (period, ordinal) in counters.dirtyBucketsLeastRecentlyWrittenFirst(changedBy: mark) {
+            counters.markClean(period, ordinal: ordinal)
+            guard
+                let report = counters.report(
+                    period, ordinal: ordinal, host: host, timezone: timezone, generatedAt: now,
+                    minRequests: minRequests)
+            else { continue }
+            guard try body(report, period == .day && ordinal == newestDayOrdinal) else { return }
         }
     }
 
