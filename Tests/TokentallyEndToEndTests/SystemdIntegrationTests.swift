@@ -105,6 +105,14 @@ private struct DaemonFixture {
     }
 
     /// Polls until the snapshots show `expected` requests.
+    /// Starts `tokentally run` on this fixture's config, telling it `socket` as NOTIFY_SOCKET
+    /// (and any `environment` more); the caller kills and reaps it.
+    func startDaemon(notifying socket: NotifySocket, environment: [String: String] = [:]) throws -> BackgroundProcess {
+        try BackgroundProcess(
+            name: "daemon", executable: TokentallyBinary.url, arguments: ["run", "--config", config.path],
+            outputDirectory: root, environment: environment.merging(["NOTIFY_SOCKET": socket.path]) { $1 })
+    }
+
     func waitForRequests(_ expected: Int, seconds: Double = 30) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while countedRequests() != expected {
@@ -130,9 +138,7 @@ private func lineCount(_ directory: URL) throws -> Int {
         try withScratchDirectory("notify") { root in
             let fixture = try DaemonFixture(root: root)
             let socket = try NotifySocket(directory: root)
-            let daemon = try BackgroundProcess(
-                name: "daemon", executable: TokentallyBinary.url, arguments: ["run", "--config", fixture.config.path],
-                outputDirectory: root, environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "1000000"])
+            let daemon = try fixture.startDaemon(notifying: socket, environment: ["WATCHDOG_USEC": "1000000"])
             defer { daemon.killAndReap() }
 
             try socket.wait(seconds: 30, for: "READY=1") { $0.contains("READY=1") }
@@ -159,9 +165,7 @@ private func lineCount(_ directory: URL) throws -> Int {
         try withScratchDirectory("reload-add") { root in
             let fixture = try DaemonFixture(root: root)
             let socket = try NotifySocket(directory: root)
-            let daemon = try BackgroundProcess(
-                name: "daemon", executable: TokentallyBinary.url, arguments: ["run", "--config", fixture.config.path],
-                outputDirectory: root, environment: ["NOTIFY_SOCKET": socket.path])
+            let daemon = try fixture.startDaemon(notifying: socket)
             defer { daemon.killAndReap() }
             let first = try lineCount(fixture.logs)
             let second = try lineCount(fixture.extraLogs)
@@ -192,9 +196,7 @@ private func lineCount(_ directory: URL) throws -> Int {
     private static func brokenReload(in root: URL) throws {
             let fixture = try DaemonFixture(root: root)
             let socket = try NotifySocket(directory: root)
-            let daemon = try BackgroundProcess(
-                name: "daemon", executable: TokentallyBinary.url, arguments: ["run", "--config", fixture.config.path],
-                outputDirectory: root, environment: ["NOTIFY_SOCKET": socket.path])
+            let daemon = try fixture.startDaemon(notifying: socket)
             defer { daemon.killAndReap() }
             let first = try lineCount(fixture.logs)
             try fixture.waitForRequests(first)

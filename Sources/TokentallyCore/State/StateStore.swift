@@ -164,7 +164,9 @@ public struct StateStore: Sendable {
         guard fd >= 0 else { throw failure("cannot create \(temporary)") }
         let sink = FileSink(fd: fd)
         // The header's length and checksum are known only at the end: room for them now.
-        sink.ok = writeAll(fd, Self.magic + [UInt8](repeating: 0, count: Self.headerSize - Self.magic.count))
+        sink.ok = (Self.magic + [UInt8](repeating: 0, count: Self.headerSize - Self.magic.count)).withUnsafeBytes {
+            writeAll(fd, $0)
+        }
         var writer = StateWriter(streamingTo: sink)
         encode(&writer)
         writer.finish()
@@ -185,14 +187,6 @@ public struct StateStore: Sendable {
         }
     }
 
-    /// Replaces the committed state with `payload` (as `commit(_:)` with an encoder that writes
-    /// these bytes).
-    public func commit(bytes payload: [UInt8]) throws(StateError) {
-        try commit { writer in
-            for byte in payload { writer.write(byte) }
-        }
-    }
-
     /// The temporary file a commit streams its payload into, checksumming it on the way.
     private final class FileSink: StateSink {
         let fd: Int32
@@ -203,36 +197,26 @@ public struct StateStore: Sendable {
 
         func accept(_ bytes: UnsafeRawBufferPointer) {
             checksum.add(bytes)
-            guard ok, bytes.count > 0 else { return }
-            var written = 0
-            while written < bytes.count {
-                let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    ok = false
-                    return
-                }
-                written += n
-            }
+            if ok { ok = writeAll(fd, bytes) }
         }
     }
 
     private func failure(_ what: String) -> StateError {
         StateError(code: .ioFailed, path: path, message: "\(what): \(String(cString: strerror(errno)))")
     }
+}
 
-    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            var written = 0
-            while written < raw.count {
-                let n = write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                written += n
-            }
-            return true
+/// Writes all of `bytes` to `fd`, retrying interrupted and short writes; false on an error
+/// (`errno` says which).
+private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    var written = 0
+    while written < bytes.count {
+        let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
+        if n < 0 {
+            if errno == EINTR { continue }
+            return false
         }
+        written += n
     }
+    return true
 }
