@@ -630,6 +630,7 @@ extension ConfigurationTests {
             "TOKENTALLY_JOURNAL_TOP": "3",
             "TOKENTALLY_LIMITS_MAX_LINE_BYTES": "4096",
             "TOKENTALLY_LIMITS_MAX_SERIES": "77",
+            "TOKENTALLY_LIMITS_MAX_FUTURE_SECONDS": "600",
             "TOKENTALLY_HIGHLIGHTS_MIN_REQUESTS": "5",
             // Not settings: the config path is the command line's, the others are not ours.
             "TOKENTALLY_CONFIG": "/elsewhere.yaml",
@@ -650,6 +651,7 @@ extension ConfigurationTests {
         #expect(configuration.journal.top == 3)
         #expect(configuration.limits.maxLineBytes == 4096)
         #expect(configuration.limits.maxSeries == 77)
+        #expect(configuration.limits.maxFutureSeconds == 600)
         #expect(configuration.highlights.minRequests == 5)
         // What the environment cannot set stays as the file has it.
         #expect(configuration.inputs == (try load(fullFile)).inputs)
@@ -666,7 +668,7 @@ extension ConfigurationTests {
                 "TOKENTALLY_STATE_DIRECTORY", "TOKENTALLY_STATE_COMMIT_INTERVAL_SECONDS",
                 "TOKENTALLY_JOURNAL_ENABLED", "TOKENTALLY_JOURNAL_TOP",
                 "TOKENTALLY_LIMITS_MAX_LINE_BYTES", "TOKENTALLY_LIMITS_MAX_SERIES",
-                "TOKENTALLY_HIGHLIGHTS_MIN_REQUESTS",
+                "TOKENTALLY_LIMITS_MAX_FUTURE_SECONDS", "TOKENTALLY_HIGHLIGHTS_MIN_REQUESTS",
             ]
         )
     }
@@ -835,7 +837,7 @@ extension ConfigurationTests {
             "  file_mode: \"0640\"",
             "state:", "  directory: /var/lib/tokentally/state", "  commit_interval_seconds: 2",
             "journal:", "  enabled: true", "  top: 20",
-            "limits:", "  max_line_bytes: 1048576", "  max_series: 1000000",
+            "limits:", "  max_line_bytes: 1048576", "  max_series: 1000000", "  max_future_seconds: 86400",
             "highlights:", "  min_requests: 20",
             "formats: {}  # none defined; presets: tokentally, litellm, zenmux",
         ]

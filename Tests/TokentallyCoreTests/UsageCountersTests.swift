@@ -26,7 +26,8 @@ private func add(_ counters: UsageCounters, ts: String, key: String = "k", model
     @Test func eventsOlderThanRetentionAreDroppedPerPeriod() throws {
         let counters = try counters(retentionDays: 2)
         add(counters, ts: "2026-11-20T10:00:00Z")
-        add(counters, ts: "2026-11-28T10:00:00Z")  // moves the day window to 27..28
+        add(counters, ts: "2026-11-28T10:00:00Z")
+        add(counters, ts: "2026-11-28T11:00:00Z")  // a second record there moves the day window to 27..28
         add(counters, ts: "2026-11-26T10:00:00Z")  // too old for days, fine for weeks and months
         #expect(counters.lateDropped == [1, 0, 0])
         #expect(counters.bucketOrdinals(.day).map { counters.calendar.label(.day, ordinal: $0) } == ["2026-11-28"])
@@ -35,7 +36,40 @@ private func add(_ counters: UsageCounters, ts: String, key: String = "k", model
             counters.report(
                 .month, ordinal: counters.bucketOrdinals(.month)[0], host: "h", timezone: "UTC", generatedAt: 0,
                 minRequests: 1))
-        #expect(month.totals.counters.requests == 3)
+        #expect(month.totals.counters.requests == 4)
+    }
+
+    /// Retention counts back from the second-newest record's bucket: one record from the far
+    /// future (a clock glitch, a mistyped year) is counted in its own bucket and pushes nothing
+    /// out; the real records after it are counted, not dropped as late.
+    @Test func noSingleRecordMovesRetentionPastEverythingElse() throws {
+        let counters = try counters(retentionDays: 2)
+        add(counters, ts: "2026-11-27T10:00:00Z")
+        add(counters, ts: "2100-01-01T00:00:00Z")
+        add(counters, ts: "2026-11-28T10:00:00Z")
+        add(counters, ts: "2026-11-28T12:00:00Z")
+        #expect(counters.lateDropped == [0, 0, 0])
+        #expect(
+            counters.bucketOrdinals(.day).map { counters.calendar.label(.day, ordinal: $0) }
+                == ["2026-11-27", "2026-11-28", "2100-01-01"])
+        // A second record at the new time moves the window there, as a real jump would.
+        add(counters, ts: "2100-01-01T01:00:00Z")
+        #expect(counters.bucketOrdinals(.day).map { counters.calendar.label(.day, ordinal: $0) } == ["2100-01-01"])
+        add(counters, ts: "2026-11-28T13:00:00Z")
+        #expect(counters.lateDropped == [1, 1, 1])
+    }
+
+    /// Lowering retention (a reload) drops the buckets that fall out at once, not when a newer
+    /// bucket arrives.
+    @Test func loweringRetentionDropsOldBucketsAtOnce() throws {
+        let counters = try counters(retentionDays: 10)
+        for day in 20...28 { add(counters, ts: "2026-11-\(day)T10:00:00Z") }
+        add(counters, ts: "2026-11-28T11:00:00Z")
+        #expect(counters.bucketOrdinals(.day).count == 9)
+        counters.retention = RetentionConfiguration(days: 3, weeks: 27, months: 25)
+        #expect(
+            counters.bucketOrdinals(.day).map { counters.calendar.label(.day, ordinal: $0) }
+                == ["2026-11-26", "2026-11-27", "2026-11-28"])
     }
 
     @Test func onlyChangedBucketsAreDirty() throws {

@@ -62,6 +62,9 @@ public struct LimitsConfiguration: Hashable, Sendable {
     public var maxLineBytes: Int = 1_048_576
     /// Beyond it, new (key, model, provider) series are counted under `__overflow__`.
     public var maxSeries: Int = 1_000_000
+    /// Records dated further ahead of the daemon's wall clock than this are rejected as
+    /// `future_timestamp` (docs/log-format.md, "Timestamps").
+    public var maxFutureSeconds: Int = 86_400
     public init() {}
 }
 

@@ -351,6 +351,11 @@ fileprivate struct ScalarSetting {
                 kind: .wholeNumber(\.limits.maxSeries, 1...100_000_000)
             ),
             ScalarSetting(
+                section: "limits",
+                key: "max_future_seconds",
+                kind: .wholeNumber(\.limits.maxFutureSeconds, 0...315_360_000)
+            ),
+            ScalarSetting(
                 section: "highlights",
                 key: "min_requests",
                 kind: .wholeNumber(\.highlights.minRequests, 1...1_000_000)

@@ -9,9 +9,15 @@ public final class UsageCounters {
     /// The label written for series beyond `limits.max_series`.
     public static let overflowName = "__overflow__"
 
-    /// How many buckets of each period are kept; a change (a reload) applies from the next
-    /// event on.
-    public var retention: RetentionConfiguration
+    /// How many buckets of each period are kept, counted back from the retention anchor
+    /// (`anchorOrdinal`). A change (a reload) applies at once: buckets that fall out are dropped.
+    public var retention: RetentionConfiguration {
+        didSet {
+            for period in 0..<3 where anchorOrdinal[period] != .min {
+                evict(period: period, olderThanOrEqual: anchorOrdinal[period] - Int32(retentionCount(period)))
+            }
+        }
+    }
     /// Beyond it, new series are counted under `__overflow__`; a change applies to new series.
     public var maxSeries: Int
     public private(set) var calendar: BucketCalendar
@@ -41,7 +47,14 @@ public final class UsageCounters {
 
     // Buckets by period (index = Period ordinal) and ordinal.
     private var buckets: [[Int32: BucketAccumulator]] = [[:], [:], [:]]
+    /// Per period, the newest bucket any record reached, and the retention anchor: the newest
+    /// bucket reached by a record other than the single newest one (the second-newest record's
+    /// bucket). Retention counts back from the anchor, so no single record, however far ahead
+    /// its time (a clock glitch, a mistyped year), can push the other buckets out: it is counted
+    /// in its own bucket, and only a second record at or beyond a bucket moves the window there.
+    /// `.min` until the records needed have come.
     private var newestOrdinal: [Int32] = [.min, .min, .min]
+    private var anchorOrdinal: [Int32] = [.min, .min, .min]
     /// Per series, per period (index `series × 3 + period`): the bucket ordinal and cell index it
     /// last touched, so the common case (same day as the series' previous request) needs no
     /// hashing.
@@ -154,13 +167,20 @@ public final class UsageCounters {
 
     @inline(__always)
     private func bucket(period: Int, ordinal: Int32) -> BucketAccumulator? {
-        if let hot = hotBucket[period], hot.ordinal == ordinal { return hot }
+        // The usual case: the bucket of the record before, at or behind the anchor.
+        if let hot = hotBucket[period], hot.ordinal == ordinal, ordinal <= anchorOrdinal[period] { return hot }
         let keep = Int32(retentionCount(period))
+        let anchor = anchorOrdinal[period]
+        if anchor != .min && ordinal <= anchor - keep { return nil }
+        // Move the newest and the anchor: the anchor is the second-newest record's bucket.
         if ordinal > newestOrdinal[period] {
+            anchorOrdinal[period] = newestOrdinal[period]
             newestOrdinal[period] = ordinal
-            evict(period: period, olderThanOrEqual: ordinal - keep)
-        } else if ordinal <= newestOrdinal[period] - keep {
-            return nil
+        } else if ordinal > anchor {
+            anchorOrdinal[period] = ordinal
+        }
+        if anchorOrdinal[period] > anchor {
+            evict(period: period, olderThanOrEqual: anchorOrdinal[period] - keep)
         }
         if let existing = buckets[period][ordinal] {
             hotBucket[period] = existing
@@ -334,11 +354,12 @@ public final class UsageCounters {
         buckets[period.ordinal].keys.sorted()
     }
 
-    /// The oldest bucket ordinal that retention keeps, or nil before the first event.
+    /// The oldest bucket ordinal that retention keeps, or nil before an anchor exists (two
+    /// records).
     public func oldestRetainedOrdinal(_ period: Period) -> Int32? {
-        let newest = newestOrdinal[period.ordinal]
-        guard newest != .min else { return nil }
-        return newest - Int32(retentionCount(period.ordinal)) + 1
+        let anchor = anchorOrdinal[period.ordinal]
+        guard anchor != .min else { return nil }
+        return anchor - Int32(retentionCount(period.ordinal)) + 1
     }
 
     /// Retained bucket ordinals that changed since `markClean` was last called.
@@ -507,6 +528,7 @@ extension UsageCounters {
         }
         for period in 0..<3 {
             writer.write(newestOrdinal[period])
+            writer.write(anchorOrdinal[period])
             writer.write(lateDropped[period])
             writer.write(UInt32(buckets[period].count))
             for ordinal in buckets[period].keys.sorted() { buckets[period][ordinal]!.encode(into: &writer) }
@@ -517,7 +539,9 @@ extension UsageCounters {
 
     /// Replaces the (empty) counters with ones written by `encode`. The time zone must be the
     /// one the counters were made in, since buckets are calendar periods of that zone.
-    public func restore(from reader: inout StateReader) throws(StateDecodingError) {
+    /// - Parameter formatVersion: the state file's format; before 3 only the newest ordinal was
+    ///   kept, and it is taken as the anchor too (the retention those counters were made with).
+    public func restore(from reader: inout StateReader, formatVersion: UInt32 = StateStore.version) throws(StateDecodingError) {
         let zone = try reader.readString()
         guard zone == calendar.timeZoneIdentifier else {
             throw StateDecodingError(
@@ -555,6 +579,10 @@ extension UsageCounters {
         }
         for period in 0..<3 {
             newestOrdinal[period] = try reader.read(Int32.self)
+            anchorOrdinal[period] = formatVersion >= 3 ? try reader.read(Int32.self) : newestOrdinal[period]
+            guard anchorOrdinal[period] <= newestOrdinal[period] else {
+                throw StateDecodingError("the retention anchor is newer than the newest bucket")
+            }
             lateDropped[period] = try reader.read(UInt64.self)
             let count = try reader.readCount(minimumItemSize: 16)
             for _ in 0..<count {

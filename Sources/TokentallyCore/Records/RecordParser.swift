@@ -38,6 +38,12 @@ public final class RecordParser {
     /// The record of the last line that `parse` accepted.
     public private(set) var record = GatewayRecord()
 
+    /// Records dated after this (Unix seconds) are rejected as `future_timestamp`: the daemon
+    /// sets it to its wall clock plus `limits.max_future_seconds` as time goes by, so that one
+    /// line from the year 2100 cannot count in a bucket no real line reaches. Infinity (the
+    /// default, and `replay`'s: docs/log-format.md) checks nothing.
+    public var notAfterEpochSeconds: Double = .infinity
+
     public init(mapping: FieldMapping, maxDepth: Int = 512) {
         self.mapping = mapping
         var paths: [FieldPath] = []
@@ -118,6 +124,7 @@ public final class RecordParser {
     private func buildRecord() throws(Rejection) -> GatewayRecord {
         var r = GatewayRecord()
         r.epochSeconds = try timestamp()
+        if r.epochSeconds > notAfterEpochSeconds { throw Rejection(.futureTimestamp, field: .ts) }
 
         // Required: the three dimensions.
         try keptString(.apiKey, buffer: &apiKeyBuffer, into: &r.apiKey, required: true)

@@ -10,6 +10,9 @@ public enum RejectReason: UInt8, CaseIterable, Sendable, CustomStringConvertible
     case lineTooLong
     case invalidUTF8
     case nestingTooDeep
+    /// A time further ahead of the daemon's clock than `limits.max_future_seconds`. Appended
+    /// last: the raw values index the reject counts of committed state.
+    case futureTimestamp
 
     /// The stable code used in snapshots and logs.
     public var code: String {
@@ -24,6 +27,7 @@ public enum RejectReason: UInt8, CaseIterable, Sendable, CustomStringConvertible
         case .lineTooLong: "line_too_long"
         case .invalidUTF8: "invalid_utf8"
         case .nestingTooDeep: "nesting_too_deep"
+        case .futureTimestamp: "future_timestamp"
         }
     }
 

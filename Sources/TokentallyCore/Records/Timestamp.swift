@@ -32,13 +32,17 @@ public enum Timestamp {
         return fromEpochNumber(number.doubleValue())
     }
 
-    /// Applies the spec's rule for a numeric `ts`: values below 1e11 are seconds, larger values are
-    /// milliseconds (1e11 seconds is the year 5138; 1e11 milliseconds is March 1973).
+    /// Applies the spec's rule for a numeric `ts`: values below 1e11 are seconds, values from
+    /// 1e11 up to 1e14 are milliseconds (1e11 seconds is the year 5138; 1e11 milliseconds is
+    /// March 1973, 1e14 milliseconds the year 5138 again). Anything larger is neither: an epoch
+    /// in microseconds or nanoseconds would otherwise be read as milliseconds thousands of
+    /// years ahead, so it is refused rather than guessed at.
     ///
-    /// - Returns: epoch seconds, or nil when `value` is negative, NaN or infinite.
+    /// - Returns: epoch seconds, or nil when `value` is negative, NaN, infinite or 1e14 or more.
     public static func fromEpochNumber(_ value: Double) -> Double? {
         guard value.isFinite, value >= 0 else { return nil }
-        return value < 1e11 ? value : value / 1000
+        if value < 1e11 { return value }
+        return value < 1e14 ? value / 1000 : nil
     }
 
     /// Days from 1970-01-01 to the given proleptic Gregorian date; `month` is 1-12, `day` 1-31.

@@ -42,10 +42,17 @@ public final class LogIngestor {
         return result
     }
 
+    /// Records dated after this are rejected as `future_timestamp` (`RecordParser`); the
+    /// daemon moves it with its clock. Infinity checks nothing.
+    public var notAfterEpochSeconds: Double = .infinity {
+        didSet { for parser in parsers.values { parser.notAfterEpochSeconds = notAfterEpochSeconds } }
+    }
+
     private func parser(forFormat format: String) -> RecordParser? {
         if let parser = parsers[format] { return parser }
         guard let mapping = mappings[format] else { return nil }
         let parser = RecordParser(mapping: mapping)
+        parser.notAfterEpochSeconds = notAfterEpochSeconds
         parsers[format] = parser
         return parser
     }
@@ -80,9 +87,14 @@ public final class LogIngestor {
         public var displayPath: String
         public var format: String
         public var redaction: KeyRedaction
-        /// Rejected lines of this file so far, and how many of them were logged.
+        /// Rejected lines of this file so far, and how many of them were logged one by one.
         public var rejected: UInt64 = 0
         public var rejectsLogged = 0
+        /// Rejected lines since the last line that logged them (one by one or summed), and when
+        /// that was (monotonic seconds): a followed file is never finished, so its rejects past
+        /// the first few are summed at most once per `rejectSummarySeconds`.
+        public var rejectsNotLogged: UInt64 = 0
+        public var lastRejectLog: Double = 0
 
         public init(displayPath: String, format: String, redaction: KeyRedaction) {
             self.displayPath = displayPath
@@ -122,10 +134,10 @@ public final class LogIngestor {
 
     /// Logs the summary of a finished file's rejects and damage.
     private func reportRejectsAndDamage(of progress: FileProgress, damage: String?) {
-        if progress.rejected > UInt64(progress.rejectsLogged) {
+        if progress.rejectsNotLogged > 0 {
             logger.warning(
                 "more rejected lines not shown",
-                metadata: ["file": "\(progress.displayPath)", "count": "\(progress.rejected - UInt64(progress.rejectsLogged))"])
+                metadata: ["file": "\(progress.displayPath)", "count": "\(progress.rejectsNotLogged)"])
         }
         if let damage {
             logger.warning("file damaged", metadata: ["file": "\(progress.displayPath)", "damage": "\(damage)"])
@@ -161,11 +173,54 @@ public final class LogIngestor {
             progress.rejected &+= 1
             if progress.rejectsLogged < rejectLogLimit {
                 progress.rejectsLogged += 1
+                progress.lastRejectLog = MonotonicClock.seconds()
                 logger.warning(
                     "rejected line",
                     metadata: ["file": "\(progress.displayPath)", "line": "\(lineNumber)", "reason": "\(rejection)"])
+            } else {
+                progress.rejectsNotLogged &+= 1
+                let now = MonotonicClock.seconds()
+                if now - progress.lastRejectLog >= Self.rejectSummarySeconds {
+                    logger.warning(
+                        "more rejected lines",
+                        metadata: [
+                            "file": "\(progress.displayPath)", "count": "\(progress.rejectsNotLogged)",
+                            "last_line": "\(lineNumber)", "last_reason": "\(rejection)",
+                        ])
+                    progress.rejectsNotLogged = 0
+                    progress.lastRejectLog = now
+                }
             }
         }
+    }
+
+    /// Past the first `rejectLogLimit` rejects of a file, at most one line per this many seconds
+    /// sums the rest (a followed file is never finished, so its summary cannot wait for the end).
+    static let rejectSummarySeconds = 60.0
+
+    // MARK: - Late records
+
+    private var lateDropsLogged: [UInt64] = [0, 0, 0]
+    private var lateDropLog = RateLimiter(interval: 60)
+
+    /// Takes the late drops counted so far as logged (after a restart from committed state).
+    public func markLateDropsLogged() { lateDropsLogged = counters.lateDropped }
+
+    /// Logs records dropped as older than retention since the last time it did, at most once a
+    /// minute unless `force` (the end of a replay, a stop): they are counted in the status, and
+    /// an operator who lowered retention, or whose gateway's clock jumped, should also be told.
+    public func logLateDrops(force: Bool = false) {
+        let now = counters.lateDropped
+        guard now != lateDropsLogged else { return }
+        guard force || lateDropLog.allow().allowed else { return }
+        let new = zip(now, lateDropsLogged).map { $0 &- $1 }
+        lateDropsLogged = now
+        logger.warning(
+            "records older than retention were dropped",
+            metadata: [
+                "day": "\(new[0])", "week": "\(new[1])", "month": "\(new[2])",
+                "oldest_kept_day": "\(counters.oldestRetainedOrdinal(.day).map { counters.calendar.label(.day, ordinal: $0) } ?? "none")",
+            ])
     }
 
     // MARK: - Reading and parsing on other threads
