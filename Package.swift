@@ -91,3 +91,13 @@ if Context.environment["TOKENTALLY_BENCHMARKS"] != nil {
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ))
 }
+
+// The fuzz target (issue 9, scripts/fuzz): added only when TOKENTALLY_FUZZ is set. It is built
+// with `-sanitize=fuzzer` for every module (coverage for libFuzzer, which supplies `main`), so
+// it has no `main` of its own:
+//   TOKENTALLY_FUZZ=1 swift build -c release --scratch-path .build-fuzz --product TokentallyFuzz \
+//     -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library
+if Context.environment["TOKENTALLY_FUZZ"] != nil {
+    package.targets.append(
+        .executableTarget(name: "TokentallyFuzz", dependencies: ["TokentallyCore"], path: "Tests/TokentallyFuzz"))
+}
