@@ -10,7 +10,7 @@ struct Tokentally: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokentally",
         abstract: "Usage analytics from LLM gateway request logs.",
-        subcommands: [Run.self, Replay.self, Generate.self, CheckConfig.self]
+        subcommands: [Run.self, Replay.self, Generate.self, CheckConfig.self, AdoptState.self]
     )
 
     /// Runs the command the arguments name. A bad argument fails like every other usage error
@@ -159,6 +159,42 @@ struct Replay: ParsableCommand {
                     + "\(rejected) rejected, \(status.linesEmpty) empty, in \(String(format: "%.2f", summary.seconds)) s "
                     + "(\(Int(status.linesPerSecond ?? 0)) lines/s); wrote \(summary.bucketsWritten) bucket files "
                     + "to \(configuration.snapshot.directory)")
+        } catch {
+            fail(error)
+        }
+    }
+}
+
+struct AdoptState: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "adopt-state",
+        abstract: "Take over a committed state for the configured inputs (when the logs moved).",
+        discussion: """
+            The daemon refuses a state committed for inputs that share nothing with the configured \
+            ones, since resuming it would merge two gateways' counts. When the inputs really are the \
+            same logs under a new path, stop the daemon, run this once, and start it again: it \
+            records the configured inputs in the state and changes nothing else.
+            """)
+
+    @Option(help: "The configuration file.")
+    var config: String = "/etc/tokentally/tokentally.yaml"
+
+    func run() throws {
+        bootstrapLogging()
+        let configuration = loadConfiguration(config)
+        do {
+            guard !configuration.inputs.isEmpty else {
+                throw CommandError.usage("inputs: no inputs configured; add at least one under inputs:")
+            }
+            let loop = try FollowLoop(
+                configuration: configuration, opener: LogFileOpener(gunzip: GzipByteSource.factory),
+                logger: Logger(label: "tokentally"), adoptState: true)
+            guard loop.commitIfChanged(force: true) else {
+                throw CommandError.io("the state could not be committed; see the error above")
+            }
+            print(
+                "adopted the state in \(configuration.state.directory) for "
+                    + configuration.inputs.map(\.path).joined(separator: ", "))
         } catch {
             fail(error)
         }

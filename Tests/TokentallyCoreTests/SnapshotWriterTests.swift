@@ -301,7 +301,8 @@ private struct Rejected: Error {
 }
 
 /// Reports are written on a queue while the next is built: a write that fails there must still
-/// stop the publish with its error, whichever period it hits.
+/// fail the publish with its error, whichever period it hits; the index is written all the same,
+/// listing only the bucket files that exist and saying in its status what failed.
 @Test(arguments: [Period.day, .week, .month])
 func aWriteFailureOnTheWriterQueueStopsThePublish(failing period: Period) throws {
     let directory = try SnapshotFixtures.temporaryDirectory()
@@ -316,8 +317,16 @@ func aWriteFailureOnTheWriterQueueStopsThePublish(failing period: Period) throws
         try publisher.publish(counters, status: IngestStatus(), now: SnapshotFixtures.day)
     }
     #expect(failure?.path.hasPrefix(directory + "/" + period.rawValue + "/") == true)
-    // index.json is written only after every bucket: never, here.
-    #expect(contents(directory + "/index.json") == nil)
+    let index = try #require(contents(directory + "/index.json"))
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(index)) as? [String: Any])
+    let listed = try #require(json["buckets"] as? [String: [String]])
+    #expect(listed[period.rawValue] == [], "\(period) buckets are listed but could not be written")
+    for other in Period.allCases where other != period {
+        #expect(listed[other.rawValue]?.isEmpty == false)
+    }
+    let writes = try #require((json["status"] as? [String: Any])?["snapshot_writes"] as? [String: Any])
+    #expect((writes["last_error"] as? String)?.contains(directory + "/" + period.rawValue) == true)
+    #expect(writes["consecutive_failures"] as? Int == 1)
 }
 
 /// At high cardinality a snapshot is written in batches of about `rowBudget` series rows;

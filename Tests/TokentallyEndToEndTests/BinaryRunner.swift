@@ -100,9 +100,13 @@ enum ProcessLauncher {
     }
 }
 
-/// The `tokentally` binary that `swift test` built next to the test executable.
+/// The `tokentally` binary that `swift test` built next to the test executable, or the one
+/// `TOKENTALLY_E2E_BINARY` names (to check that a test fails on an older build).
 enum TokentallyBinary {
     static let url: URL = {
+        if let other = ProcessInfo.processInfo.environment["TOKENTALLY_E2E_BINARY"], !other.isEmpty {
+            return URL(fileURLWithPath: other)
+        }
         let testExecutable =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]

@@ -18,6 +18,11 @@ public enum FileGlob {
         }
         return paths.sorted()
     }
+
+    /// Whether `path` is one that `pattern` names (fnmatch(3), `*` not crossing a `/`).
+    public static func matches(_ pattern: String, _ path: String) -> Bool {
+        fnmatch(pattern, path, FNM_PATHNAME) == 0
+    }
 }
 
 extension RotatedFileSet {

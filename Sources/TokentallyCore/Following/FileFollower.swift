@@ -103,36 +103,145 @@ final class FileFollower {
         var newOrder: [FileKey] = []
         var seenRecords = Set<Int>()
         var claimedRecords = Set<Int>()
+        var unreadable: [String: String] = [:]
         for input in inputs {
             for set in RotatedFileSet.group(FileGlob.expand(input.path)) {
                 scan(
                     set: set, input: input, now: now, order: &newOrder, seenRecords: &seenRecords,
-                    claimedRecords: &claimedRecords)
+                    claimedRecords: &claimedRecords, unreadable: &unreadable)
             }
         }
-        // Open files no longer matched (deleted, or renamed out of the glob) are still read
-        // through their descriptors until they are finished.
-        for key in order where !newOrder.contains(key) && files[key] != nil { newOrder.append(key) }
+        // Open files no longer matched (deleted, renamed out of the glob, or replaced at their
+        // path by another file) are still read through their descriptors until they are
+        // finished; none of them is live any more, whether or not a scan saw it renamed (with
+        // `compress` and no `delaycompress`, logrotate renames, gzips and unlinks `.1` between
+        // two scans). Otherwise it would never be finished and its descriptor, and its disk
+        // space, would be held for the daemon's lifetime.
+        for key in order where !newOrder.contains(key) {
+            guard let file = files[key] else { continue }
+            file.isLive = false
+            newOrder.append(key)
+        }
         order = newOrder
         for index in seenRecords { ledger[index].lastSeen = now }
         // Records now owned by an open file leave the ledger.
         ledger = ledger.enumerated().filter { !claimedRecords.contains($0.offset) }.map(\.element)
+        self.unreadable = unreadable
+        lastScan = now
+        needsScan = false
         forgetOldRecords(now: now)
+        let signature = statusSignature()
+        if signature != lastStatusSignature {
+            lastStatusSignature = signature
+            statusChanges &+= 1
+        }
     }
 
-    private struct Candidate {
-        var path: String
-        var name: RotatedFileName
-        var prefix: [UInt8]
-        var isGzip: Bool
-        var key: FileKey
-        var size: UInt64
-        var modified: Int64
+    /// Set when a file was finished or started over: the next turn scans at once, so that the
+    /// status shows its copies under their paths of now.
+    private(set) var needsScan = false
+    /// Grows whenever what the status shows of the files changes (a file opened, finished,
+    /// renamed, deleted, unreadable), so that a snapshot is written for it even when no line
+    /// was read.
+    private(set) var statusChanges: UInt64 = 0
+    private var lastStatusSignature: [String] = []
+
+    private func statusSignature() -> [String] {
+        statuses().map { "\($0.path)|\($0.finished)|\($0.error ?? "")|\($0.damage ?? "")" }
+    }
+
+    /// Files a scan matched but could not read, with why: shown in the status, so that lag
+    /// monitoring sees them.
+    private(set) var unreadable: [String: String] = [:]
+    /// When the last scan ran.
+    private(set) var lastScan: Int64 = 0
+
+    private final class Candidate {
+        let path: String
+        let name: RotatedFileName
+        /// The first content bytes, up to `ContentFingerprint.fullLength`.
+        let prefix: [UInt8]
+        let isGzip: Bool
+        let key: FileKey
+        let size: UInt64
+        let modified: Int64
+        private let opener: LogFileOpener
+        private var longer: [UInt8]?
+
+        init(
+            path: String, name: RotatedFileName, prefix: [UInt8], isGzip: Bool, key: FileKey, size: UInt64,
+            modified: Int64, opener: LogFileOpener
+        ) {
+            self.path = path
+            self.name = name
+            self.prefix = prefix
+            self.isGzip = isGzip
+            self.key = key
+            self.size = size
+            self.modified = modified
+            self.opener = opener
+        }
+
+        /// The first content bytes up to `FileIdentity.fullLength`, read once, when a head
+        /// fingerprint matched and the longer identity must decide.
+        var leading: [UInt8] {
+            if let longer { return longer }
+            var bytes = prefix
+            if prefix.count == ContentFingerprint.fullLength,
+                let read = try? ContentFingerprint.leadingBytes(of: path, opener: opener, count: FileIdentity.fullLength)
+            {
+                bytes = read.bytes
+            }
+            longer = bytes
+            return bytes
+        }
+
+        /// The CRC-64 identity of the bytes it has, up to `FileIdentity.fullLength`.
+        var identity: ContentFingerprint {
+            leading.withUnsafeBytes { ContentFingerprint(prefix: $0, limit: FileIdentity.fullLength) }
+        }
+
+        func headMatches(_ fingerprint: ContentFingerprint) -> Bool {
+            prefix.withUnsafeBytes { fingerprint.matches(prefix: $0) }
+        }
+    }
+
+    /// What a candidate's content says about a record whose head fingerprint it matches.
+    private enum Kinship {
+        /// The same file (as far as the first 64 KiB tell).
+        case same
+        /// Another file that starts with the same bytes (a banner).
+        case other
+        /// Too short to tell: it may be a copy still being written.
+        case undecided
+    }
+
+    private func kinship(_ candidate: Candidate, _ record: FileRecord) -> Kinship {
+        guard let identity = record.identity else { return .same }  // a record from before identities
+        let leading = candidate.leading
+        guard leading.count >= identity.length else { return .undecided }
+        return leading.withUnsafeBytes { identity.matches(prefix: $0) } ? .same : .other
+    }
+
+    /// Whether the candidate is a copy of an open file: copytruncate's copy, or a gzip being
+    /// made of it. Plain open files are compared byte for byte over what both have (up to
+    /// 64 KiB), so a new file that only shares a banner with an open one is not taken for its
+    /// copy.
+    private func isCopy(_ candidate: Candidate, of file: FollowedFile) -> Bool {
+        guard candidate.headMatches(file.fingerprint) else { return false }
+        let leading = candidate.leading
+        if file.isGzip {
+            guard leading.count >= file.identity.length else { return true }
+            return leading.withUnsafeBytes { file.identity.matches(prefix: $0) }
+        }
+        let theirs = file.file.bytes(at: 0, count: leading.count)
+        let compared = min(theirs.count, leading.count)
+        return compared > 0 && theirs[..<compared] == leading[..<compared]
     }
 
     private func scan(
         set: RotatedFileSet, input: InputConfiguration, now: Int64, order newOrder: inout [FileKey],
-        seenRecords: inout Set<Int>, claimedRecords: inout Set<Int>
+        seenRecords: inout Set<Int>, claimedRecords: inout Set<Int>, unreadable: inout [String: String]
     ) {
         var candidates: [Candidate] = []
         for path in set.paths {
@@ -153,31 +262,47 @@ final class FileFollower {
             do {
                 leading = try ContentFingerprint.leadingBytes(of: path, opener: opener)
             } catch {
+                unreadable[path] = error.description
                 reportOnce(path, "cannot read \(path): \(error)")
                 continue
             }
             candidates.append(
                 Candidate(
                     path: path, name: name, prefix: leading.bytes, isGzip: leading.isGzip, key: key,
-                    size: UInt64(info.st_size), modified: Int64(info.st_mtim.tv_sec)))
+                    size: UInt64(info.st_size), modified: Int64(info.st_mtim.tv_sec), opener: opener))
         }
         for candidate in candidates {
             if candidate.prefix.isEmpty {
                 // An empty file has no identity yet; only the live one is worth holding open.
                 if candidate.name.generation == .live, !candidate.isGzip {
-                    open(candidate, input: input, resumeAt: nil, now: now, order: &newOrder)
+                    open(candidate, input: input, resumeAt: nil, now: now, order: &newOrder, unreadable: &unreadable)
                 }
                 continue
             }
-            let matches: (ContentFingerprint) -> Bool = { fingerprint in
-                candidate.prefix.withUnsafeBytes { fingerprint.matches(prefix: $0) }
-            }
             // The same content already open under another inode: a copy (copytruncate's copy,
             // or a gzip being made of it). It is read through the open file.
-            if files.values.contains(where: { matches($0.fingerprint) }) { continue }
-            if let index = ledger.firstIndex(where: { matches($0.fingerprint) }) {
+            if files.values.contains(where: { isCopy(candidate, of: $0) }) { continue }
+            var matched: Int? = nil
+            for index in ledger.indices where !claimedRecords.contains(index) && candidate.headMatches(ledger[index].fingerprint) {
+                let record = ledger[index]
+                switch kinship(candidate, record) {
+                case .same:
+                    matched = index
+                case .other:
+                    continue
+                case .undecided:
+                    // Shorter than what the record's identity covers. A finished file does not
+                    // shrink, so a plain file shorter than it is another one; anything else may
+                    // be a copy still being written (copytruncate's), and waits for the next scan.
+                    if record.finished && !candidate.isGzip && candidate.size < record.offset { continue }
+                    matched = index
+                }
+                break
+            }
+            if let index = matched {
                 seenRecords.insert(index)
-                if claimedRecords.contains(index) { continue }
+                upgradeLegacyFingerprints(index, from: candidate)
+                ledger[index].path = candidate.path
                 var record = ledger[index]
                 if record.finished {
                     // A finished plain file that grew afterwards (a gateway that kept writing to
@@ -193,8 +318,15 @@ final class FileFollower {
                 // A plain copy shorter than what was counted of it is still being written (the
                 // copy of copytruncate): resume it once it has reached the counted offset.
                 if !candidate.isGzip && candidate.size < record.offset { continue }
-                if open(candidate, input: input, resumeAt: record, now: now, order: &newOrder) {
+                switch open(candidate, input: input, resumeAt: record, now: now, order: &newOrder, unreadable: &unreadable) {
+                case .opened:
                     claimedRecords.insert(index)
+                case .otherContent:
+                    // The bytes before the counted offset are not the record's: this is another
+                    // file that shares its first bytes. It is new; the record waits for its own.
+                    open(candidate, input: input, resumeAt: nil, now: now, order: &newOrder, unreadable: &unreadable)
+                case .notOpened:
+                    break
                 }
                 continue
             }
@@ -203,28 +335,62 @@ final class FileFollower {
             {
                 continue
             }
-            open(candidate, input: input, resumeAt: nil, now: now, order: &newOrder)
+            open(candidate, input: input, resumeAt: nil, now: now, order: &newOrder, unreadable: &unreadable)
         }
     }
+
+    /// A record from a state before format 3 has legacy fingerprints and no identity; once a
+    /// scan finds its file, they are taken again with CRC-64 from the file's bytes.
+    private func upgradeLegacyFingerprints(_ index: Int, from candidate: Candidate) {
+        guard ledger[index].fingerprint.algorithm == .legacy else { return }
+        ledger[index].fingerprint = candidate.prefix.withUnsafeBytes { ContentFingerprint(prefix: $0) }
+        let identity = candidate.identity
+        ledger[index].identity = identity.length > 0 ? identity : nil
+    }
+
+    private enum OpenOutcome {
+        case opened, notOpened, otherContent
+    }
+
+    /// The most log files held open at once: the descriptor limit less what commits,
+    /// snapshots, the journal and scans need, so that following many files never starves
+    /// them. Files beyond it wait for others to be finished.
+    var maxOpenFiles: Int = DescriptorBudget.followedFiles()
+    /// Files that wait for a free descriptor, logged once per scan that finds some.
+    private var reportedDescriptorShortage = false
 
     /// Opens a candidate and positions it at the record's offset (or 0 for a new file).
     @discardableResult
     private func open(
         _ candidate: Candidate, input: InputConfiguration, resumeAt record: FileRecord?, now: Int64,
-        order newOrder: inout [FileKey]
-    ) -> Bool {
+        order newOrder: inout [FileKey], unreadable: inout [String: String]
+    ) -> OpenOutcome {
+        guard files.count < maxOpenFiles else {
+            let reason = "waiting for a free descriptor: \(files.count) files are open, the most this process's descriptor limit leaves room for; raise LimitNOFILE"
+            unreadable[candidate.path] = reason
+            if !reportedDescriptorShortage {
+                reportedDescriptorShortage = true
+                logger.error("\(candidate.path): \(reason)")
+            }
+            return .notOpened
+        }
         do {
             let opened = try opener.open(candidate.path)
             guard let identity = opened.file.identity,
                 FileKey(device: identity.device, inode: identity.inode) == candidate.key
-            else { return false }  // replaced between the stat and the open: next scan
+            else { return .notOpened }  // replaced between the stat and the open: next scan
             let fingerprint = candidate.prefix.withUnsafeBytes { ContentFingerprint(prefix: $0) }
+            // Plain files grow their identity as they are read; a gzip file's is taken now.
+            let contentIdentity =
+                opened.isGzip
+                ? candidate.identity : candidate.prefix.withUnsafeBytes { ContentFingerprint(prefix: $0) }
             let file = FollowedFile(
                 file: opened.file, content: opened.content, isGzip: opened.isGzip, device: identity.device,
                 inode: identity.inode, input: input, path: candidate.path, fingerprint: fingerprint,
-                maxLineBytes: maxLineBytes, isLive: candidate.name.generation == .live, now: now)
+                identity: contentIdentity, maxLineBytes: maxLineBytes, isLive: candidate.name.generation == .live,
+                now: now)
             if let record, record.offset > 0 {
-                try position(file, at: record)
+                guard try position(file, at: record) else { return .otherContent }
             }
             file.lastSize = identity.size
             files[candidate.key] = file
@@ -235,35 +401,49 @@ final class FileFollower {
                     "file": "\(candidate.path)", "offset": "\(file.offset)", "gzip": "\(opened.isGzip)",
                     "fingerprint": "\(fingerprint)",
                 ])
-            return true
+            return .opened
         } catch {
+            unreadable[candidate.path] = "\(error)"
             reportOnce(candidate.path, "cannot open \(candidate.path): \(error)")
-            return false
+            return .notOpened
         }
     }
 
     /// Skips to a committed offset: a seek for a plain file, decompress-and-discard for gzip.
-    private func position(_ file: FollowedFile, at record: FileRecord) throws {
+    /// Returns false when the bytes just before the offset are not the record's (its tail): the
+    /// file is another one that only starts like it.
+    private func position(_ file: FollowedFile, at record: FileRecord) throws -> Bool {
         if file.isGzip {
             var remaining = record.offset
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
             defer { scratch.deallocate() }
+            var last: [UInt8] = []
             while remaining > 0 {
                 let want = Int(min(remaining, UInt64(scratch.count)))
                 let n = try file.content.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[..<want]))
                 if n == 0 { break }
                 remaining -= UInt64(n)
+                let keep = min(n, FollowedFile.tailLength)
+                last = Array((last + scratch[(n - keep)..<n]).suffix(FollowedFile.tailLength))
+            }
+            if remaining == 0, let expected = record.tail {
+                guard last.withUnsafeBytes({ expected.matches(prefix: $0) }) else { return false }
             }
             file.reader.reset(toOffset: record.offset - remaining)
+            if remaining == 0, record.offset > 0 {
+                file.gzipTail = (record.offset, last.withUnsafeBytes { ContentFingerprint(prefix: $0, limit: FollowedFile.tailLength) })
+            }
         } else {
+            if let expected = record.tail {
+                let length = expected.length
+                let bytes = file.file.bytes(at: record.offset - UInt64(length), count: length)
+                guard bytes.withUnsafeBytes({ expected.matches(prefix: $0) }) else { return false }
+            }
             try file.file.seek(to: record.offset)
             file.reader.reset(toOffset: record.offset)
-            if let expected = record.tail, file.tail() != expected {
-                logger.warning(
-                    "file content before the committed offset changed; resuming there anyway",
-                    metadata: ["file": "\(file.path)", "offset": "\(record.offset)"])
-            }
         }
+        if let identity = record.identity, identity.length > file.identity.length { file.identity = identity }
+        return true
     }
 
     /// copytruncate: a file that shrank below what was read, or whose first block changed, was
@@ -302,6 +482,7 @@ final class FileFollower {
         }
         file.reader.reset()
         file.fingerprint = ContentFingerprint(length: 0, hash: 0)
+        file.identity = ContentFingerprint(length: 0, hash: 0)
         file.truncationSeen = false
         file.lastSize = 0
     }
@@ -339,19 +520,27 @@ final class FileFollower {
         return allAtEnd
     }
 
-    /// A short file's fingerprint grows with it, up to its full length.
+    /// A short file's fingerprint and identity grow with it, up to their full lengths.
     private func extendFingerprint(_ file: FollowedFile) {
-        guard !file.fingerprint.isFull, !file.isGzip else { return }
+        guard !file.isGzip else { return }
         let available = file.offset + UInt64(file.reader.pendingBytes)
-        guard available > UInt64(file.fingerprint.length) else { return }
-        let prefix = file.file.bytes(at: 0, count: Int(min(available, UInt64(ContentFingerprint.fullLength))))
-        // The bytes already fingerprinted must still be there: if not, the file was truncated
-        // since it was read, and the longer fingerprint would describe other content.
-        guard file.fingerprint.length == 0 || prefix.withUnsafeBytes({ file.fingerprint.matches(prefix: $0) }) else {
-            if file.isLive { file.truncationSeen = true }
-            return
+        if !file.fingerprint.isFull, available > UInt64(file.fingerprint.length) {
+            let prefix = file.file.bytes(at: 0, count: Int(min(available, UInt64(ContentFingerprint.fullLength))))
+            // The bytes already fingerprinted must still be there: if not, the file was truncated
+            // since it was read, and the longer fingerprint would describe other content.
+            guard file.fingerprint.length == 0 || prefix.withUnsafeBytes({ file.fingerprint.matches(prefix: $0) })
+            else {
+                if file.isLive { file.truncationSeen = true }
+                return
+            }
+            file.fingerprint = prefix.withUnsafeBytes { ContentFingerprint(prefix: $0) }
         }
-        file.fingerprint = prefix.withUnsafeBytes { ContentFingerprint(prefix: $0) }
+        // The identity is a CRC, continued over the bytes that came since.
+        let identityEnd = min(available, UInt64(FileIdentity.fullLength))
+        if identityEnd > UInt64(file.identity.length), file.identity.algorithm == .crc64 {
+            let more = file.file.bytes(at: UInt64(file.identity.length), count: Int(identityEnd) - file.identity.length)
+            file.identity = more.withUnsafeBytes { file.identity.extended(by: $0) }
+        }
     }
 
     private func finishIfDone(_ key: FileKey, _ file: FollowedFile, now: Int64) {
@@ -381,6 +570,7 @@ final class FileFollower {
     }
 
     private func finish(_ key: FileKey, _ file: FollowedFile, now: Int64, damage: String?) {
+        needsScan = true
         ingestor.finish(reader: &file.reader, progress: &file.progress, damage: damage)
         extendFingerprint(file)
         ledger.append(file.record(finished: true, now: now, damage: damage))
@@ -430,12 +620,18 @@ final class FileFollower {
                     compressed: file.isGzip, offset: file.offset, lagBytes: lag, finished: false,
                     damage: file.content.damage))
         }
-        for record in ledger {
+        // Records of files the last scan found (at the path it found them), and unfinished ones;
+        // tombstones of deleted files are kept in the state a while, but not listed.
+        for record in ledger where !record.finished || record.lastSeen >= lastScan {
             rows.append(
                 FileStatus(
                     path: record.path, device: record.device, inode: record.inode,
                     fingerprint: record.fingerprint.description, compressed: record.isGzip, offset: record.offset,
                     lagBytes: 0, finished: record.finished, damage: record.damage))
+        }
+        for (path, error) in unreadable.sorted(by: { $0.key < $1.key }) {
+            rows.append(
+                FileStatus(path: path, compressed: false, offset: 0, lagBytes: 0, finished: false, error: error))
         }
         return rows
     }

@@ -28,6 +28,10 @@ public final class FollowLoop: @unchecked Sendable {
     public let ingestor: LogIngestor
     private let follower: FileFollower
     private let store: StateStore
+    /// Held for the daemon's life: one tokentally per state directory, and per snapshot
+    /// directory (`DirectoryLock`).
+    private var stateLock: DirectoryLock
+    private var snapshotLock: DirectoryLock
     private var publisher: SnapshotPublisher
     private let watcher: DirectoryWatcher
     private let logger: Logger
@@ -50,17 +54,24 @@ public final class FollowLoop: @unchecked Sendable {
 
     private var lastCommitSignature: [UInt64] = []
     private var lastCommitTime: Int64? = nil
+    private var commitHealth = OperationHealth()
+    private var commitErrorLog = RateLimiter(interval: 60)
     private var lastSnapshotLines: UInt64 = .max
+    private var lastSnapshotFileChanges: UInt64 = .max
     private var lastSnapshotTime: Int64? = nil
     private var rateWindow: (time: Double, lines: UInt64) = (0, 0)
     private var linesPerSecond: Double? = nil
 
     /// Sets everything up and loads the committed state, before anything is read. Throws a
     /// `CommandError` with one line for a bad input directory or an unreadable state.
+    /// - Parameter adoptState: resume a committed state even when it was committed for inputs
+    ///   that share nothing with the configured ones (`tokentally adopt-state`).
     public init(
         configuration: Configuration, opener: LogFileOpener, logger: Logger,
-        notifier: ServiceNotifier = SilentNotifier(), journal: JournalSink? = nil
+        notifier: ServiceNotifier = SilentNotifier(), journal: JournalSink? = nil, adoptState: Bool = false
     ) throws(CommandError) {
+        // Before anything is opened: the unit's LimitNOFILE, not the default soft 1024.
+        DescriptorBudget.raiseSoftLimit()
         self.configuration = configuration
         self.logger = logger
         self.notifier = notifier
@@ -91,11 +102,18 @@ public final class FollowLoop: @unchecked Sendable {
         } catch {
             throw .io("\(error)")
         }
+        follower.maxOpenFiles = DescriptorBudget.followedFiles()
         do {
             store = try StateStore(directory: configuration.state.directory)
+            stateLock = try DirectoryLock(
+                directory: configuration.state.directory, name: "lock", setting: "state.directory")
+            store.removeStaleTemporaryFiles()
             let writer = try SnapshotWriter(
                 directory: configuration.snapshot.directory, fileMode: configuration.snapshot.fileMode)
-            // Temporary files left by a crash mid-write are never read; remove them.
+            snapshotLock = try DirectoryLock(
+                directory: writer.directory, name: SnapshotWriter.lockFileName, setting: "snapshot.directory")
+            // Temporary files left by a crash mid-write are never read; remove them (the lock
+            // says no other tokentally writes here).
             _ = try writer.removeStaleTemporaryFiles()
             publisher = SnapshotPublisher(
                 writer: writer, host: configuration.host ?? HostName.current, timezone: configuration.timezone,
@@ -103,7 +121,8 @@ public final class FollowLoop: @unchecked Sendable {
         } catch {
             throw .io("\(error)")
         }
-        try restoreState()
+        try restoreState(adopt: adoptState)
+        ingestor.markLateDropsLogged()
         outbox = SnapshotOutbox(logger: logger) { [weak self] batch in self?.writeJournal(batch) }
     }
 
@@ -122,29 +141,61 @@ public final class FollowLoop: @unchecked Sendable {
         }
     }
 
-    private func restoreState() throws(CommandError) {
+    private func restoreState(adopt: Bool) throws(CommandError) {
         let loaded: StateReader?
         do { loaded = try store.load() } catch { throw .io(error.description) }
         guard var reader = loaded else {
             logger.info("no committed state: reading every file from its start")
             return
         }
+        let version = reader.formatVersion
+        var committedInputs: [String]? = nil
+        var records: [FileRecord] = []
         do {
             lastCommitTime = try reader.read(Int64.self)
+            if version >= 3 {
+                let count = try reader.readCount(minimumItemSize: 4)
+                var inputs: [String] = []
+                for _ in 0..<count { inputs.append(try reader.readString()) }
+                committedInputs = inputs
+            }
             try ingestor.restore(from: &reader)
-            try counters.restore(from: &reader)
+            try counters.restore(from: &reader, formatVersion: version)
             let count = try reader.readCount(minimumItemSize: 40)
-            var records: [FileRecord] = []
-            for _ in 0..<count { records.append(try FileRecord.decode(from: &reader)) }
+            for _ in 0..<count { records.append(try FileRecord.decode(from: &reader, formatVersion: version)) }
             try reader.finish()
-            follower.restore(records)
-            counters.markAllDirty()
-            logger.info(
-                "resumed from committed state",
-                metadata: ["lines": "\(counters.recordsCounted)", "files": "\(records.count)"])
         } catch {
             throw .io("\(store.path): the state cannot be used: \(error); \(StateError.rebuildHint)")
         }
+        if let committedInputs, !adopt,
+            let problem = Self.foreignStateProblem(
+                committed: committedInputs, records: records, configured: configuration.inputs.map(\.path),
+                directory: configuration.state.directory)
+        {
+            throw .usage(problem)
+        }
+        follower.restore(records)
+        counters.markAllDirty()
+        logger.info(
+            adopt ? "adopted the committed state for the configured inputs" : "resumed from committed state",
+            metadata: ["lines": "\(counters.recordsCounted)", "files": "\(records.count)"])
+    }
+
+    /// Why a committed state must not be resumed by this configuration, or nil: it was
+    /// committed for inputs that share nothing with the configured ones (no glob in common, and
+    /// none of its files matched by a configured glob). That is a configuration copied for
+    /// another gateway with `state.directory` left as it was: resuming would merge two
+    /// gateways' counts. Ordinary edits (a glob added, removed or rewritten to match the same
+    /// files) share something, and work as they do on reload.
+    static func foreignStateProblem(
+        committed: [String], records: [FileRecord], configured: [String], directory: String
+    ) -> String? {
+        guard !committed.isEmpty else { return nil }
+        if !Set(committed).isDisjoint(with: configured) { return nil }
+        if records.contains(where: { record in configured.contains { FileGlob.matches($0, record.path) } }) {
+            return nil
+        }
+        return "state.directory \(directory) holds the counts of other inputs (\(committed.joined(separator: ", "))), which share nothing with the configured \(configured.joined(separator: ", ")); resuming would merge two gateways' counts. Give this configuration its own state.directory, or, if these inputs really are the same logs moved, adopt the state once with: tokentally adopt-state --config FILE (docs/operations.md)"
     }
 
     /// Asks `run` to stop: it stops reading, commits, writes a final snapshot and returns.
@@ -205,7 +256,7 @@ public final class FollowLoop: @unchecked Sendable {
                 try applyReload(reloaded, now: now)
                 namesChanged = true
             }
-            if namesChanged || monotonicNow() >= nextScan {
+            if namesChanged || follower.needsScan || monotonicNow() >= nextScan {
                 follower.scan(now: now)
                 nextScan = monotonicNow() + Self.scanIntervalSeconds
                 namesChanged = false
@@ -216,10 +267,12 @@ public final class FollowLoop: @unchecked Sendable {
                 notifier.notify("READY=1\nSTATUS=" + statusLine())
             }
             pingWatchdog()
+            ingestor.notAfterEpochSeconds = Double(now + Int64(configuration.limits.maxFutureSeconds))
             let caughtUp = try follower.read(budget: Self.readBudget, now: now)
+            ingestor.logLateDrops()
             if monotonicNow() >= nextCommit {
                 let started = monotonicNow()
-                try commitIfChanged()
+                commitIfChanged()
                 let took = monotonicNow() - started
                 nextCommit = monotonicNow() + max(commitInterval, took * Self.commitSpacing)
             }
@@ -247,7 +300,12 @@ public final class FollowLoop: @unchecked Sendable {
             var deadline = nextScan
             if let watchdog = notifier.watchdogInterval { deadline = min(deadline, lastWatchdog + watchdog / 2) }
             if commitSignature() != lastCommitSignature { deadline = min(deadline, nextCommit) }
-            if ingestor.linesRead != lastSnapshotLines || snapshotBacklog { deadline = min(deadline, nextSnapshot) }
+            if ingestor.linesRead != lastSnapshotLines || follower.statusChanges != lastSnapshotFileChanges
+                || snapshotBacklog
+            {
+                deadline = min(deadline, nextSnapshot)
+            }
+            if follower.needsScan { deadline = mono }
             let wake = watcher.wait(timeout: max(0, deadline - mono))
             namesChanged = wake.namesChanged
             if wake.contentChanged && !wake.requested {
@@ -255,8 +313,19 @@ public final class FollowLoop: @unchecked Sendable {
             }
         }
         notifier.notify("STOPPING=1\nSTATUS=stopping: committing and writing a final snapshot")
-        try commitIfChanged()
+        ingestor.logLateDrops(force: true)
+        let committed = commitIfChanged()
         try snapshot(final: true)
+        let snapshotError = outbox.health.consecutiveFailures > 0 ? outbox.health.lastError : nil
+        guard committed, snapshotError == nil else {
+            // Exit 1 (README, "Exit status"): what was counted since the last good commit is read
+            // again at the next start, so nothing is lost, but the operator must know.
+            var problems: [String] = []
+            if !committed { problems.append("the final commit failed: \(commitHealth.lastError ?? "unknown error")") }
+            if let snapshotError { problems.append("the final snapshot failed: \(snapshotError)") }
+            logger.error("stopped without saving everything", metadata: ["lines": "\(ingestor.linesRead)"])
+            throw CommandError.io("stopped, but " + problems.joined(separator: "; and "))
+        }
         logger.info("stopped", metadata: ["lines": "\(ingestor.linesRead)"])
     }
 
@@ -285,7 +354,7 @@ public final class FollowLoop: @unchecked Sendable {
             notifier.notify("READY=1\nSTATUS=" + statusLine())
             return
         }
-        try commitIfChanged()
+        commitIfChanged()
         do {
             try Self.watchInputDirectories(new.inputs, with: watcher)
             outbox.drain()  // the old publisher's last batch goes where it was meant to
@@ -294,6 +363,10 @@ public final class FollowLoop: @unchecked Sendable {
                 || new.host != configuration.host || new.highlights != configuration.highlights
             {
                 let writer = try SnapshotWriter(directory: new.snapshot.directory, fileMode: new.snapshot.fileMode)
+                if writer.directory != snapshotLock.directory {
+                    snapshotLock = try DirectoryLock(
+                        directory: writer.directory, name: SnapshotWriter.lockFileName, setting: "snapshot.directory")
+                }
                 publisher = SnapshotPublisher(
                     writer: writer, host: new.host ?? HostName.current, timezone: new.timezone,
                     minRequests: new.highlights.minRequests, pruneUnknownBuckets: false)
@@ -339,25 +412,49 @@ public final class FollowLoop: @unchecked Sendable {
     }
 
     /// Commits counters and file offsets together, if anything changed since the last commit.
-    public func commitIfChanged() throws {
+    /// Returns false when the commit failed: it is logged (at most once a minute while it keeps
+    /// failing), shown in the status, and tried again at the next interval.
+    @discardableResult
+    public func commitIfChanged(force: Bool = false) -> Bool {
         let signature = commitSignature()
-        guard signature != lastCommitSignature else { return }
+        guard force || signature != lastCommitSignature else { return true }
         let now = wallNow()
         let records = follower.records(now: now)
+        let inputs = configuration.inputs.map(\.path)
         do {
             try store.commit { writer in
                 writer.write(now)
+                writer.write(UInt32(inputs.count))
+                for input in inputs { writer.write(input) }
                 ingestor.encode(into: &writer)
                 counters.encode(into: &writer)
                 writer.write(UInt32(records.count))
                 for record in records { record.encode(into: &writer) }
             }
         } catch {
-            logger.error("state commit failed; will retry", metadata: ["error": "\(error)"])
-            return
+            commitHealth.failed(at: now, error.description)
+            let (allowed, held) = commitErrorLog.allow()
+            if allowed {
+                logger.error(
+                    "state commit failed; will retry",
+                    metadata: ["error": "\(error)", "failures": "\(commitHealth.consecutiveFailures)", "not_logged": "\(held)"])
+            }
+            return false
+        }
+        if commitHealth.consecutiveFailures > 0 {
+            logger.notice("state commits work again", metadata: ["failures": "\(commitHealth.consecutiveFailures)"])
+            commitErrorLog.reset()
+        }
+        commitHealth.succeeded(at: now)
+        if !stateLock.isStillInPlace {
+            // The state directory was removed and made again while we ran: lock it anew.
+            if let lock = try? DirectoryLock(directory: configuration.state.directory, name: "lock", setting: "state.directory") {
+                stateLock = lock
+            }
         }
         lastCommitSignature = signature
         lastCommitTime = now
+        return true
     }
 
     // MARK: - Snapshots
@@ -377,6 +474,8 @@ public final class FollowLoop: @unchecked Sendable {
         status.seriesCount = counters.seriesCount
         status.linesPerSecond = linesPerSecond
         status.lastCommitEpochSeconds = lastCommitTime
+        status.commits = commitHealth
+        status.snapshotWrites = outbox?.health ?? OperationHealth()
         status.files = follower.statuses()
         return status
     }
@@ -434,6 +533,7 @@ public final class FollowLoop: @unchecked Sendable {
             snapshotBacklog = !batch.isComplete
         } while final && snapshotBacklog
         lastSnapshotLines = ingestor.linesRead
+        lastSnapshotFileChanges = follower.statusChanges
         lastSnapshotTime = now
         notifier.notify("STATUS=" + statusLine())
         if final { outbox.stop() }

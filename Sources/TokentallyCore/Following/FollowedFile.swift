@@ -14,6 +14,9 @@ final class FollowedFile {
     var input: InputConfiguration
     var path: String
     var fingerprint: ContentFingerprint
+    /// The CRC-64 of the first content bytes, up to `FileIdentity.fullLength`: what tells this
+    /// file from another that starts with the same KiB. Grows with the file (`extendIdentity`).
+    var identity: ContentFingerprint
     var reader: LineReader
     var progress: LogIngestor.FileProgress
     /// Whether the path is the set's live file (`access.log`), which is never finished.
@@ -27,8 +30,8 @@ final class FollowedFile {
 
     init(
         file: FileByteSource, content: any ByteSource, isGzip: Bool, device: UInt64, inode: UInt64,
-        input: InputConfiguration, path: String, fingerprint: ContentFingerprint, maxLineBytes: Int, isLive: Bool,
-        now: Int64
+        input: InputConfiguration, path: String, fingerprint: ContentFingerprint, identity: ContentFingerprint,
+        maxLineBytes: Int, isLive: Bool, now: Int64
     ) {
         self.file = file
         self.content = content
@@ -38,6 +41,7 @@ final class FollowedFile {
         self.input = input
         self.path = path
         self.fingerprint = fingerprint
+        self.identity = identity
         self.reader = LineReader(maxLineBytes: maxLineBytes)
         self.progress = LogIngestor.FileProgress(displayPath: path, format: input.format, redaction: input.redactKeys)
         self.isLive = isLive
@@ -52,19 +56,28 @@ final class FollowedFile {
     /// The content offset counted so far (at a line boundary).
     var offset: UInt64 { reader.committedOffset }
 
-    /// The bytes just before `offset`, hashed, for plain files (nil for gzip or at 0).
+    /// How many bytes before the offset the tail check covers.
+    static let tailLength = 64
+
+    /// The bytes just before `offset`, hashed: for plain files read from the file, for gzip the
+    /// last bytes the reader consumed (`gzipTail`); nil at 0.
     func tail() -> ContentFingerprint? {
-        guard !isGzip, offset > 0 else { return nil }
-        let length = Int(min(offset, 64))
+        guard offset > 0 else { return nil }
+        if isGzip { return gzipTail?.offset == offset ? gzipTail?.tail : nil }
+        let length = Int(min(offset, UInt64(Self.tailLength)))
         let bytes = file.bytes(at: offset - UInt64(length), count: length)
         guard bytes.count == length else { return nil }
-        return bytes.withUnsafeBytes { ContentFingerprint(prefix: $0) }
+        return bytes.withUnsafeBytes { ContentFingerprint(prefix: $0, limit: Self.tailLength) }
     }
+
+    /// For a gzip file resumed at an offset: the tail there, taken while skipping to it.
+    var gzipTail: (offset: UInt64, tail: ContentFingerprint)?
 
     func record(finished: Bool, now: Int64, damage: String? = nil) -> FileRecord {
         FileRecord(
-            fingerprint: fingerprint, offset: offset, tail: tail(), finished: finished, path: path, isGzip: isGzip,
-            device: device, inode: inode, lastSeen: now, damage: damage)
+            fingerprint: fingerprint, identity: identity.length > 0 ? identity : nil, offset: offset, tail: tail(),
+            finished: finished, path: path, isGzip: isGzip, device: device, inode: inode, lastSeen: now,
+            damage: damage)
     }
 }
 

@@ -16,6 +16,9 @@ final class SnapshotOutbox: @unchecked Sendable {
     private var failed = false
     private var lastWrite: Double = 0
     private var totalWrite: Double = 0
+    /// Written by the outbox thread, read by the loop for the status, under `condition`.
+    private var writeHealth = OperationHealth()
+    private var errorLog = RateLimiter(interval: 60)
     private let logger: Logger
     /// Called on the outbox thread after a batch was written (journal entries).
     private let afterWrite: @Sendable (SnapshotPublisher.Batch) -> Void
@@ -48,6 +51,13 @@ final class SnapshotOutbox: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return (lastWrite, totalWrite)
+    }
+
+    /// The last success and failure of writing snapshot files.
+    var health: OperationHealth {
+        condition.lock()
+        defer { condition.unlock() }
+        return writeHealth
     }
 
     /// Whether a write failed since the last call (and clears it).
@@ -89,19 +99,36 @@ final class SnapshotOutbox: @unchecked Sendable {
 
             var ok = true
             let started = ContinuousClock.now
+            condition.lock()
+            var health = writeHealth
+            condition.unlock()
+            let failuresBefore = health.consecutiveFailures
             do {
-                try job.publisher.write(job.batch)
+                try job.publisher.write(job.batch, health: &health, now: Int64(time(nil)))
             } catch {
                 ok = false
-                logger.error("writing snapshots failed; will retry", metadata: ["error": "\(error)"])
+                // Said once, then at most once a minute while it keeps failing.
+                let (allowed, held) = errorLog.allow()
+                if allowed {
+                    logger.error(
+                        "writing snapshots failed; will retry",
+                        metadata: ["error": "\(error)", "failures": "\(health.consecutiveFailures)", "not_logged": "\(held)"])
+                }
             }
-            if ok { afterWrite(job.batch) }
+            if ok {
+                if failuresBefore > 0 {
+                    logger.notice("snapshots are written again", metadata: ["failures": "\(failuresBefore)"])
+                    errorLog.reset()
+                }
+                afterWrite(job.batch)
+            }
 
             let took = ContinuousClock.now - started
             condition.lock()
             busy = false
             lastWrite = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
             totalWrite += lastWrite
+            writeHealth = health
             if !ok { failed = true }
             condition.broadcast()
             condition.unlock()

@@ -128,9 +128,14 @@ public struct ReplayJob {
             throw .usage("secret_pattern: \(error)")
         }
         let writer: SnapshotWriter
+        let lock: DirectoryLock
         do {
             writer = try SnapshotWriter(directory: configuration.snapshot.directory, fileMode: configuration.snapshot.fileMode)
+            // A daemon (or another replay) writing the same directory would interleave files of
+            // two different countings.
+            lock = try DirectoryLock(directory: writer.directory, name: SnapshotWriter.lockFileName, setting: "snapshot.directory")
         } catch { throw .io("\(error)") }
+        defer { withExtendedLifetime(lock) {} }
 
         var mappings: [String: FieldMapping] = configuration.formats
         for preset in FormatPreset.allCases { mappings[preset.rawValue] = preset.mapping }
@@ -168,6 +173,7 @@ public struct ReplayJob {
             }
         }
 
+        ingestor.logLateDrops(force: true)
         let elapsed = Date().timeIntervalSince(started)
         var status = IngestStatus()
         status.linesRead = ingestor.linesRead

@@ -231,11 +231,15 @@ public struct FileStatus: Hashable, Sendable {
     public var finished: Bool
     /// Damage found (a cut-short gzip member, a read error), if any.
     public var damage: String?
+    /// Why the file matched by an input cannot be read now (permissions, no free descriptor),
+    /// if so; it is retried at every scan.
+    public var error: String?
 
     public init(
         path: String, device: UInt64? = nil, inode: UInt64? = nil, fingerprint: String? = nil, compressed: Bool,
-        offset: UInt64, lagBytes: UInt64, finished: Bool, damage: String? = nil
+        offset: UInt64, lagBytes: UInt64, finished: Bool, damage: String? = nil, error: String? = nil
     ) {
+        self.error = error
         self.path = path
         self.device = device
         self.inode = inode
@@ -263,8 +267,37 @@ public struct IngestStatus: Hashable, Sendable {
     public var seriesCount: Int = 0
     public var linesPerSecond: Double? = nil
     public var lastCommitEpochSeconds: Int64? = nil
+    /// How the daemon's state commits are going; nil for `replay`, which keeps no state.
+    public var commits: OperationHealth? = nil
+    /// How writing snapshot files is going.
+    public var snapshotWrites = OperationHealth()
     public var files: [FileStatus] = []
     public init() {}
+}
+
+/// The last success and the last failure of a repeated write (state commits, snapshot files),
+/// so that `status` shows a full disk instead of hiding it behind a fresh `generated_at`.
+public struct OperationHealth: Hashable, Sendable {
+    public var lastSuccessEpochSeconds: Int64? = nil
+    public var lastErrorEpochSeconds: Int64? = nil
+    /// The last failure's one line, kept until the next success clears `consecutiveFailures`
+    /// (the line stays, for the record).
+    public var lastError: String? = nil
+    /// Failures since the last success.
+    public var consecutiveFailures: UInt64 = 0
+
+    public init() {}
+
+    public mutating func succeeded(at time: Int64) {
+        lastSuccessEpochSeconds = time
+        consecutiveFailures = 0
+    }
+
+    public mutating func failed(at time: Int64, _ message: String) {
+        lastErrorEpochSeconds = time
+        lastError = message
+        consecutiveFailures &+= 1
+    }
 }
 
 /// Everything index.json holds.

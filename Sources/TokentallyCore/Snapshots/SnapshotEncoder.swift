@@ -199,6 +199,10 @@ public enum SnapshotEncoder {
         json.number(status.linesPerSecond)
         json.field("last_commit")
         json.timestamp(epochSeconds: status.lastCommitEpochSeconds)
+        json.field("commits")
+        if let commits = status.commits { encode(commits, into: &json) } else { json.null() }
+        json.field("snapshot_writes")
+        encode(status.snapshotWrites, into: &json)
         json.field("files")
         json.beginArray()
         for file in status.files {
@@ -221,6 +225,8 @@ public enum SnapshotEncoder {
             json.bool(file.finished)
             json.field("damage")
             json.string(file.damage)
+            json.field("error")
+            json.string(file.error)
             json.endObject()
         }
         json.endArray()
@@ -233,6 +239,20 @@ public enum SnapshotEncoder {
     // MARK: Parts
 
     /// COUNTERS, in the documented order.
+    /// `{"last_success", "last_error", "last_error_at", "consecutive_failures"}`.
+    private static func encode(_ health: OperationHealth, into json: inout JSONWriter) {
+        json.beginObject()
+        json.field("last_success")
+        json.timestamp(epochSeconds: health.lastSuccessEpochSeconds)
+        json.field("last_error")
+        json.string(health.lastError)
+        json.field("last_error_at")
+        json.timestamp(epochSeconds: health.lastErrorEpochSeconds)
+        json.field("consecutive_failures")
+        json.integer(health.consecutiveFailures)
+        json.endObject()
+    }
+
     private static func writeCounterMembers(_ counters: CounterValues, to json: inout JSONWriter) {
         json.field("requests")
         json.integer(counters.requests)

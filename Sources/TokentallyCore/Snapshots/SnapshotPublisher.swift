@@ -112,12 +112,53 @@ public struct SnapshotPublisher: Sendable {
         return (index, retained)
     }
 
-    /// Writes a batch: every bucket file, then index.json (so a reader that follows the index
-    /// never finds a listed bucket missing), then removes buckets that fell out of retention.
-    public func write(_ batch: Batch) throws {
-        for report in batch.reports { try writer.write(report) }
-        try writer.write(batch.index)
+    /// Writes a batch: every bucket file, then index.json, then removes buckets that fell out of
+    /// retention. The index lists only bucket files that exist once the buckets are written, so
+    /// a reader that follows it never finds a listed bucket missing, even when a write failed
+    /// (a full disk). A failed bucket write does not stop the others, nor the index, whose
+    /// status then says what failed (`health`, as `snapshot_writes`); the first error is thrown
+    /// after the index is written.
+    public func write(_ batch: Batch, health: inout OperationHealth, now: Int64) throws {
+        var index = batch.index
+        try writeBuckets(batch.reports, index: &index, health: &health, now: now) { report in
+            try writer.write(report)
+        }
         _ = try writer.removeBuckets(except: batch.retained)
+    }
+
+    /// `write(_:health:now:)` for a caller that keeps no health of its own.
+    public func write(_ batch: Batch) throws {
+        var health = batch.index.status.snapshotWrites
+        try write(batch, health: &health, now: batch.index.generatedAtEpochSeconds)
+    }
+
+    /// Writes each report with `write`, then the index, as `write(_:health:now:)` describes.
+    private func writeBuckets<Reports: Sequence<BucketReport>>(
+        _ reports: Reports, index: inout IndexReport, health: inout OperationHealth, now: Int64,
+        _ write: (BucketReport) throws -> Void
+    ) throws {
+        var firstError: (any Error)? = nil
+        for report in reports {
+            do { try write(report) } catch { if firstError == nil { firstError = error } }
+        }
+        try finishIndex(&index, firstError: firstError, health: &health, now: now)
+    }
+
+    /// Records the outcome of the bucket writes in `health`, writes the index listing only the
+    /// bucket files that exist, and throws the first error.
+    private func finishIndex(
+        _ index: inout IndexReport, firstError: (any Error)?, health: inout OperationHealth, now: Int64
+    ) throws {
+        if let firstError { health.failed(at: now, "\(firstError)") } else { health.succeeded(at: now) }
+        for (period, labels) in index.buckets {
+            index.buckets[period] = labels.filter { writer.bucketExists(period: period, label: $0) }
+        }
+        index.status.snapshotWrites = health
+        do { try writer.write(index) } catch {
+            health.failed(at: now, "\(error)")
+            throw firstError ?? error
+        }
+        if let firstError { throw firstError }
     }
 
     /// What one publish wrote.
@@ -134,32 +175,31 @@ public struct SnapshotPublisher: Sendable {
     /// rows at high cardinality, docs/performance.md). Reports are encoded and written on a
     /// thread of their own while this one builds the next (building reads the counters, so it
     /// stays on their owner's thread).
+    /// A failed write does not stop the others; the index is still written, listing only the
+    /// bucket files that exist and saying what failed in its status, and then the first error
+    /// is thrown.
     @discardableResult
     public func publish(
         _ counters: UsageCounters, status: IngestStatus, now: Int64, reportsInFlight: Int = 2
     ) throws -> Published {
         let writing = ReportWriting(writer: writer, reportsInFlight: reportsInFlight)
         var newestDay: BucketReport? = nil
-        let (index, retained): (IndexReport, [Period: Set<String>])
-        do {
-            try eachChangedReport(counters, now: now) { report, isNewestDay in
-                try writing.enqueue(report)
-                if isNewestDay { newestDay = report }
-                return true
-            }
-            (index, retained) = indexAndRetained(counters, status: status, now: now)
-        } catch {
-            _ = try? writing.finish()
-            throw error
+        eachChangedReport(counters, now: now) { report, isNewestDay in
+            writing.enqueue(report)
+            if isNewestDay { newestDay = report }
+            return true
         }
-        let written = try writing.finish()
-        try writer.write(index)
+        let (built, retained) = indexAndRetained(counters, status: status, now: now)
+        var index = built
+        let (written, firstError) = writing.finish()
+        var health = status.snapshotWrites
+        try finishIndex(&index, firstError: firstError, health: &health, now: now)
         _ = try writer.removeBuckets(except: retained)
         return Published(bucketsWritten: written, newestDay: newestDay)
     }
 
     /// Bucket reports being encoded and written on a serial queue, at most `reportsInFlight` at
-    /// a time; the first error stops the rest and is thrown by the next `enqueue` or `finish`.
+    /// a time; a failed write does not stop the others, and `finish` returns the first error.
     /// A large report is written on the calling thread once the queue has drained, so that at
     /// most one is in memory: at high cardinality one report holds hundreds of thousands of
     /// series rows (measured: overlapping them raised peak memory per cell from 227 to 257
@@ -179,35 +219,32 @@ public struct SnapshotPublisher: Sendable {
             slots = DispatchSemaphore(value: max(reportsInFlight, 1))
         }
 
-        func enqueue(_ report: BucketReport) throws {
+        func enqueue(_ report: BucketReport) {
             if report.series.count > Self.largeReportRows {
                 queue.sync {}
-                if let failure = lock.withLock({ self.failure }) { throw failure }
-                try writer.write(report)
-                lock.withLock { written += 1 }
+                write(report)
                 return
             }
-            if let failure = lock.withLock({ self.failure }) { throw failure }
             slots.wait()
             queue.async {
                 defer { self.slots.signal() }
-                guard self.lock.withLock({ self.failure == nil }) else { return }
-                do {
-                    try self.writer.write(report)
-                    self.lock.withLock { self.written += 1 }
-                } catch {
-                    self.lock.withLock { self.failure = error }
-                }
+                self.write(report)
             }
         }
 
-        /// Waits for every enqueued report; returns how many were written.
-        func finish() throws -> Int {
-            queue.sync {}
-            return try lock.withLock {
-                if let failure { throw failure }
-                return written
+        private func write(_ report: BucketReport) {
+            do {
+                try writer.write(report)
+                lock.withLock { written += 1 }
+            } catch {
+                lock.withLock { if failure == nil { failure = error } }
             }
+        }
+
+        /// Waits for every enqueued report; returns how many were written, and the first error.
+        func finish() -> (written: Int, firstError: (any Error)?) {
+            queue.sync {}
+            return lock.withLock { (written, failure) }
         }
     }
 

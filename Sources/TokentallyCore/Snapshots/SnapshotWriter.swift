@@ -117,6 +117,15 @@ public struct SnapshotWriter: Sendable {
         try createDirectories()
     }
 
+    /// The lock file a writing process holds in the snapshot directory (`DirectoryLock`); a
+    /// dotfile, which readers skip.
+    public static let lockFileName = ".lock"
+
+    /// Whether the bucket file of `label` exists now.
+    public func bucketExists(period: Period, label: String) -> Bool {
+        isRegularFile(join(Self.relativePath(period: period, label: label)))
+    }
+
     /// The file a bucket is written to, relative to ``directory``: `day/2026-11-28.json`.
     public static func relativePath(period: Period, label: String) -> String {
         "\(period.rawValue)/\(label).json"

@@ -95,6 +95,9 @@ public struct StateReader {
     private var consumed = 0
     private let total: Int
     private let source: StateSource?
+    /// The format version of the file being read (`StateStore.version` for bytes in memory):
+    /// decoders read the layout of that version.
+    public var formatVersion: UInt32 = StateStore.version
 
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes

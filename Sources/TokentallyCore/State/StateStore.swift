@@ -39,10 +39,12 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
 public struct StateStore: Sendable {
     public static let magic: [UInt8] = Array("TTSTATE\0".utf8)
     /// Bumped whenever the payload layout or the checksum changes; other versions are refused,
-    /// not guessed at.
-    public static let version: UInt32 = 2
-    /// Versions `load` reads: the payload layout is the same, only the checksum differs.
-    static let readableVersions: ClosedRange<UInt32> = 1...2
+    /// not guessed at. Format 3 added the inputs the state belongs to, the retention anchors,
+    /// and CRC-64 file fingerprints with a longer identity.
+    public static let version: UInt32 = 3
+    /// Versions `load` reads: 1 and 2 differ only in the checksum; 3 in the payload, which its
+    /// decoders read by `StateReader.formatVersion`.
+    static let readableVersions: ClosedRange<UInt32> = 1...3
     static let headerSize = magic.count + 4 + 8 + 8
 
     public let directory: String
@@ -97,7 +99,9 @@ public struct StateStore: Sendable {
         let source = FileSource(
             fd: fd, checksum: StateChecksum.Running(formatVersion: version, length: length), expected: checksum,
             length: length)
-        return StateReader(streamingFrom: source, length: Int(length))
+        var payload = StateReader(streamingFrom: source, length: Int(length))
+        payload.formatVersion = version
+        return payload
     }
 
     /// The committed file's payload, read as a `StateReader` asks for it and checksummed on the
@@ -156,11 +160,39 @@ public struct StateStore: Sendable {
         }
     }
 
+    /// The temporary file a commit writes: its own name per process, so that two processes can
+    /// never write one file (the daemon also locks the directory, `DirectoryLock`).
+    public var temporaryPath: String { directory + "/.state.bin.tmp-\(getpid())" }
+
+    /// Deletes temporary files that commits of earlier processes left behind (a crash or a full
+    /// disk mid-commit); call it while holding the directory's lock. Returns their names.
+    @discardableResult
+    public func removeStaleTemporaryFiles() -> [String] {
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        var removed: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            guard name.hasPrefix(".state.bin.tmp") else { continue }
+            if unlink(directory + "/" + name) == 0 { removed.append(name) }
+        }
+        return removed
+    }
+
     /// Replaces the committed state with what `encode` writes, atomically and durably. The
-    /// payload is written to the file as it is encoded, in pieces of about 1 MiB.
+    /// payload is written to the file as it is encoded, in pieces of about 1 MiB. On failure the
+    /// temporary file is removed (it would hold the free space of a full disk until the next
+    /// try) and the old state stays as it was. A state directory removed while the daemon runs
+    /// is made again.
     public func commit(_ encode: (inout StateWriter) -> Void) throws(StateError) {
-        let temporary = directory + "/.state.bin.tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        let temporary = temporaryPath
+        var fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        if fd < 0 && errno == ENOENT {
+            _ = mkdir(directory, 0o750)
+            fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        }
         guard fd >= 0 else { throw failure("cannot create \(temporary)") }
         let sink = FileSink(fd: fd)
         // The header's length and checksum are known only at the end: room for them now.
@@ -175,34 +207,79 @@ public struct StateStore: Sendable {
         header.write(sink.checksum.length)
         header.write(sink.checksum.value)
         var ok = sink.ok
-        ok = ok && header.bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(Self.magic.count)) == $0.count }
-        ok = ok && fsync(fd) == 0
-        close(fd)
-        guard ok else { throw failure("cannot write \(temporary)") }
-        guard rename(temporary, path) == 0 else { throw failure("cannot rename \(temporary) to \(path)") }
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)
-            close(directoryFD)
+        var code = sink.errorCode
+        if ok {
+            ok = header.bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(Self.magic.count)) == $0.count }
+            if !ok { code = errno }
         }
+        if ok {
+            ok = fsyncRetrying(fd)
+            if !ok { code = errno }
+        }
+        if close(fd) != 0 && ok {
+            ok = false
+            code = errno
+        }
+        guard ok else {
+            unlink(temporary)
+            throw failure("cannot write \(temporary)", errno: code)
+        }
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw failure("cannot rename \(temporary) to \(path)", errno: code)
+        }
+        // Until the directory is flushed, the rename may not survive a power cut: a failure
+        // here is a failed commit too (the next one tries again).
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryFD >= 0 else { throw failure("cannot open \(directory) to flush it") }
+        defer { close(directoryFD) }
+        guard fsyncRetrying(directoryFD) else { throw failure("cannot flush \(directory)") }
+    }
+
+    private func fsyncRetrying(_ fd: Int32) -> Bool {
+        while fsync(fd) != 0 {
+            if errno != EINTR { return false }
+        }
+        return true
     }
 
     /// The temporary file a commit streams its payload into, checksumming it on the way.
     private final class FileSink: StateSink {
         let fd: Int32
         var ok = true
+        var errorCode: Int32 = 0
         var checksum = StateChecksum.Running()
 
         init(fd: Int32) { self.fd = fd }
 
         func accept(_ bytes: UnsafeRawBufferPointer) {
             checksum.add(bytes)
-            if ok { ok = writeAll(fd, bytes) }
+            if ok {
+                ok = writeAll(fd, bytes)
+                if !ok { errorCode = errno }
+            }
         }
     }
 
-    private func failure(_ what: String) -> StateError {
-        StateError(code: .ioFailed, path: path, message: "\(what): \(String(cString: strerror(errno)))")
+    private func failure(_ what: String, errno code: Int32 = errno) -> StateError {
+        StateError(
+            code: .ioFailed, path: path,
+            message: "\(what): \(String(cString: strerror(code))); \(Self.advice(forErrno: code))")
+    }
+
+    /// What to do about a failed commit, by its cause.
+    static func advice(forErrno code: Int32) -> String {
+        switch code {
+        case ENOSPC, EDQUOT:
+            return "free space on the file system that holds state.directory; tokentally keeps counting and commits again at the next interval (after a crash, lines since the last commit are read again, never lost or doubled)"
+        case EACCES, EPERM:
+            return "make state.directory writable by the user tokentally runs as"
+        case EROFS:
+            return "the file system is read-only; configure a state.directory on a writable one"
+        default:
+            return "check the file system that holds state.directory; commits are retried at the next interval"
+        }
     }
 }
 
