@@ -24,6 +24,23 @@ private func accepted(_ line: String, _ preset: FormatPreset = .tokentally) -> G
 private let minimal = #""ts":"2026-11-28T10:00:00Z","api_key":"k1","model":"m","provider":"p""#
 
 @Suite struct RecordParserTests {
+    @Test func aRecordAheadOfTheClockIsRejectedAsFuture() {
+        let parser = RecordParser(mapping: FormatPreset.tokentally.mapping)
+        parser.notAfterEpochSeconds = 1_764_400_000
+        func outcome(_ ts: String) -> RejectReason? {
+            var text = #"{"ts":\#(ts),"api_key":"k","model":"m","provider":"p"}"#
+            if case .rejected(let why) = text.withUTF8({ parser.parse(UnsafeRawBufferPointer($0)) }) { return why.reason }
+            return nil
+        }
+        #expect(outcome("1764400000") == nil)
+        #expect(outcome("1764400000.001") == .futureTimestamp)
+        #expect(outcome(#""2100-01-01T00:00:00Z""#) == .futureTimestamp)
+        #expect(outcome("1764590400000000") == .invalidTimestamp)
+        #expect(RejectReason.futureTimestamp.code == "future_timestamp")
+        // The reject counts of committed state are indexed by raw value: new reasons go last.
+        #expect(RejectReason.allCases.last == .futureTimestamp)
+    }
+
     @Test func canonicalRecordWithEveryFieldIsRead() throws {
         let line = #"{"ts":"2026-11-28T10:00:00.5Z","request_id":"req-1","api_key":"k1","model":"anthropic/claude","provider":"bedrock","status":200,"input_tokens":100,"output_tokens":"50","cached_tokens":10,"cache_write_tokens":5,"reasoning_tokens":7,"web_search_calls":2,"latency_ms":1200.5,"ttft_ms":200,"cost_usd":"0.051006"}"#
         let parser = RecordParser(mapping: FormatPreset.tokentally.mapping)

@@ -188,4 +188,10 @@ private func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(v
     #expect(Timestamp.fromEpochNumber(.nan) == nil)
     #expect(Timestamp.fromEpochNumber(.infinity) == nil)
     #expect(Timestamp.fromEpochNumber(-.infinity) == nil)
+    // Microseconds and nanoseconds are neither seconds nor milliseconds: refused, not read as
+    // milliseconds thousands of years ahead.
+    #expect(Timestamp.fromEpochNumber(99_999_999_999_999) == 99_999_999_999.999)
+    #expect(Timestamp.fromEpochNumber(1e14) == nil)
+    #expect(Timestamp.fromEpochNumber(1_764_590_400_000_000) == nil)
+    #expect(Timestamp.fromEpochNumber(1_764_590_400_000_000_000) == nil)
 }

@@ -743,16 +743,22 @@ struct UsageOracle {
 
         var buckets: [BucketPeriod: [String: ExpectedBucket]] = [:]
         var lateDropped: [BucketPeriod: Int] = [:]
-        guard let newest = records.max(by: { $0.epochSeconds < $1.epochSeconds }) else {
+        guard !records.isEmpty else {
             return OracleResult(
                 buckets: [:], linesCounted: 0, linesEmpty: linesEmpty, rejected: rejected, lateDropped: [:],
                 records: [])
         }
-        let newestDate = Date(timeIntervalSince1970: newest.epochSeconds)
+        // Retention counts back from the second-newest record (docs/snapshot-format.md): no single
+        // record moves it. With one record there is nothing to count back from: all is kept.
+        let byTime = records.map(\.epochSeconds).sorted(by: >)
+        let anchorDate = byTime.count >= 2 ? Date(timeIntervalSince1970: byTime[1]) : nil
         for period in BucketPeriod.allCases {
-            let newestStart = bucketCalendar.interval(period, containing: newestDate).start
-            let oldestKept = bucketCalendar.oldestRetainedStart(
-                period, newestStart: newestStart, count: retention[period]!)
+            let oldestKept =
+                anchorDate.map { anchor in
+                    bucketCalendar.oldestRetainedStart(
+                        period, newestStart: bucketCalendar.interval(period, containing: anchor).start,
+                        count: retention[period]!)
+                } ?? Date.distantPast
             for (record, labels) in placed {
                 let label = labels[period]!
                 let interval = intervals[period]![label]!

@@ -388,6 +388,8 @@ public final class FollowLoop: @unchecked Sendable {
         follower.update(inputs: new.inputs, maxLineBytes: new.limits.maxLineBytes, now: now)
         configuration = new
         reloadProblem = nil
+        // Retention or the snapshot settings may have changed what the files should hold.
+        lastSnapshotLines = .max
         logger.info("configuration reloaded", metadata: ["inputs": "\(new.inputs.count)"])
         notifier.notify("READY=1\nSTATUS=" + statusLine())
     }
