@@ -111,8 +111,14 @@ struct Replay: ParsableCommand {
     @Option(help: "The configuration file (default: built-in defaults).")
     var config: String?
 
-    @Option(help: "Log format: tokentally, litellm, zenmux, or a format defined in the config.")
+    @Option(
+        help: "Log format: tokentally, litellm, zenmux, openrouter, kong, envoy-ai-gateway, or a format defined in the config.")
     var format: String?
+
+    @Option(
+        name: .customLong("naive-timezone"),
+        help: "Time zone of timestamps written without an offset in the named files (an IANA name, or local).")
+    var naiveTimezone: String?
 
     @Option(help: "IANA time zone for day, week and month boundaries.")
     var timezone: String?
@@ -150,7 +156,7 @@ struct Replay: ParsableCommand {
                 opener: LogFileOpener(gunzip: GzipByteSource.factory),
                 logger: Logger(label: "tokentally.replay"),
                 journal: configuration.journal.enabled ? SystemdJournal() : nil,
-                parserThreads: threads ?? ReplayJob.defaultParserThreads)
+                parserThreads: threads ?? ReplayJob.defaultParserThreads, naiveTimezone: naiveTimezone)
             let summary = try job.run()
             let status = summary.status
             let rejected = status.rejected.values.reduce(0, +)
@@ -236,7 +242,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Random seed; the same seed writes the same bytes.")
     var seed: UInt64 = 42
 
-    @Option(help: "Log format: tokentally, litellm or zenmux.")
+    @Option(help: "Log format: tokentally, litellm, zenmux, openrouter, kong or envoy-ai-gateway.")
     var format: String = "tokentally"
 
     func validate() throws {
@@ -245,7 +251,8 @@ struct Generate: ParsableCommand {
         guard files >= 1 else { throw ValidationError("--files must be at least 1") }
         guard keys >= 1 else { throw ValidationError("--keys must be at least 1") }
         guard FormatPreset(rawValue: format) != nil else {
-            throw ValidationError("--format must be tokentally, litellm or zenmux")
+            let presets = FormatPreset.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--format must be one of \(presets)")
         }
     }
 

@@ -218,8 +218,8 @@ private let badConfigurations: [BadConfiguration] = [
         name: "a format without several required fields",
         yaml: "formats:\n  gw:\n    ts: time\n",
         code: .missingRequiredField,
-        names: "formats.gw.api_key",
-        mentions: ["also missing: model, provider"]
+        names: "formats.gw.model",
+        mentions: ["also missing: provider"]
     ),
     BadConfiguration(
         name: "an input without path",
@@ -233,7 +233,7 @@ private let badConfigurations: [BadConfiguration] = [
         yaml: "formats:\n  gw: {ts: t, api_key: k, model: m, provider: p, latency_ms: {end: e, start: s}}\n",
         code: .missingRequiredField,
         names: "formats.gw.latency_ms.unit",
-        mentions: ["s or ms"]
+        mentions: ["s, ms, us or ns"]
     ),
     BadConfiguration(
         name: "a secret pattern that does not compile",
@@ -292,7 +292,7 @@ private let badConfigurations: [BadConfiguration] = [
         yaml: "formats:\n  gw: {ts: t, api_key: k, model: m, provider: p, latency_ms: {end: e, start: s, unit: h}}\n",
         code: .invalidValue,
         names: "formats.gw.latency_ms.unit",
-        mentions: ["s or ms"]
+        mentions: ["s, ms, us, ns"]
     ),
     BadConfiguration(
         name: "a backwards status range",
@@ -782,6 +782,71 @@ extension ConfigurationTests {
         #expect(acme.ttftOnlyWhen == path("request.stream"))
     }
 
+    /// Issue 10's mapping features in the config file: alternatives, defaults, dotted keys,
+    /// units, a base, and the format and input options.
+    @Test func mappingFeaturesAreReadFromTheConfig() throws {
+        let configuration = try load(
+            #"""
+            inputs:
+              - path: /var/log/or/generations.log*
+                format: or-prod
+              - path: /var/log/envoy/access.log*
+                format: envoy-ish
+                naive_timezone: Asia/Tokyo
+            formats:
+              or-prod:
+                base: openrouter
+                api_key: {default: prod-key}
+                provider: {path: data.provider_name, default: openrouter}
+                cost_usd: {path: data.total_cost_cents, unit: cents}
+              envoy-ish:
+                ts: {first: [start_time, time], unit: ms}
+                model: 'gen_ai\.request\.model'
+                provider: {default: envoy}
+                input_tokens: {first: ['gen_ai\.usage\.input_tokens', [in_a, in_b]]}
+                latency_ms: {path: duration_s, unit: s}
+                ttft_ms: {end: first_token, start: started, unit: us}
+                absent_values: ["-"]
+                naive_timezone: local
+                ttft_at_latency_is_absent: true
+            """#)
+        let openRouter = try #require(configuration.formats["or-prod"])
+        #expect(openRouter.sources[.model] == FormatPreset.openrouter.mapping.sources[.model])
+        #expect(openRouter.defaults == [.apiKey: "prod-key", .provider: "openrouter"])
+        #expect(openRouter.units[.costUSD] == .cost(.cents))
+        #expect(openRouter.successValues == FormatPreset.openrouter.mapping.successValues)
+        let envoy = try #require(configuration.formats["envoy-ish"])
+        #expect(envoy.sources[.model] == .path(FieldPath(["gen_ai.request.model"])))
+        #expect(envoy.sources[.ts] == .firstOf([.path(FieldPath(["start_time"])), .path(FieldPath(["time"]))]))
+        #expect(
+            envoy.sources[.inputTokens]
+                == .firstOf([.path(FieldPath(["gen_ai.usage.input_tokens"])), .sum([FieldPath(["in_a"]), FieldPath(["in_b"])])]))
+        #expect(envoy.units == [.ts: .time(.milliseconds), .latencyMs: .time(.seconds)])
+        #expect(envoy.sources[.ttftMs] == .difference(end: FieldPath(["first_token"]), start: FieldPath(["started"]), unit: .microseconds))
+        #expect(envoy.absentValues == ["-"] && envoy.naiveTimezone == "local" && envoy.ttftAtLatencyIsAbsent)
+        #expect(envoy.defaults == [.provider: "envoy"] && envoy.missingRequiredFields.isEmpty)
+        #expect(configuration.inputs[1].naiveTimezone == "Asia/Tokyo")
+    }
+
+    @Test(arguments: [
+        ("formats:\n  f:\n    base: nope\n    ts: t\n    model: m\n    provider: p\n", "unknown base format \"nope\""),
+        ("formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    input_tokens: {default: 3}\n", "a default is only for"),
+        ("formats:\n  f:\n    ts: t\n    model: {path: m, unit: ms}\n    provider: p\n", "model takes no unit"),
+        ("formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    cost_usd: {path: c, unit: yen}\n", "expected one of usd, cents, micro_usd, nano_usd"),
+        ("formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    naive_timezone: Mars/Base\n", "unknown time zone \"Mars/Base\""),
+        ("formats:\n  f:\n    ts: t\n    model: 'a\\b'\n    provider: p\n", "a backslash escapes only a dot"),
+        ("formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    input_tokens: {path: a, sum: [b]}\n", "not path and sum"),
+        ("inputs:\n  - path: /x\n    naive_timezone: Nowhere\n", "unknown time zone \"Nowhere\""),
+    ])
+    func badMappingFeaturesAreOneLine(yaml: String, mention: String) throws {
+        #expect {
+            _ = try load(yaml)
+        } throws: { error in
+            let line = "\(error)"
+            return line.contains(mention) && !line.contains("\n")
+        }
+    }
+
     @Test func exampleFileNamesEveryKeyAndVariable() throws {
         let text = try String(contentsOfFile: exampleConfigPath, encoding: .utf8)
         for variable in ConfigurationLoader.overrideVariables {
@@ -817,6 +882,26 @@ extension ConfigurationTests {
             successWhenStatusAbsent: false,
             ttftOnlyWhen: FieldPath(["stream"])
         )
+        odd.formats["every-feature"] = FieldMapping(
+            sources: [
+                .ts: .firstOf([.path(FieldPath(["createdAt"])), .path(FieldPath(["createAt"]))]),
+                .apiKey: .path(FieldPath(["a.b", "c\\d"])),
+                .model: .path(FieldPath(["gen_ai.request.model"])),
+                .cacheWriteTokens: .firstOf([
+                    .path(FieldPath(["total"])), .sum([FieldPath(["w5"]), FieldPath(["w1h"])]),
+                    .difference(end: FieldPath(["x"]), start: FieldPath(["y"]), unit: .microseconds),
+                ]),
+                .latencyMs: .path(FieldPath(["duration_s"])),
+                .costUSD: .path(FieldPath(["cents"])),
+            ],
+            defaults: [.provider: "__unknown__", .apiKey: "prod key: \"one\""],
+            units: [.latencyMs: .time(.seconds), .costUSD: .cost(.cents), .ts: .time(.nanoseconds)],
+            successValues: [.bool(true)],
+            ttftAtLatencyIsAbsent: true,
+            absentValues: ["-", "UNSPECIFIED"],
+            naiveTimezone: "local"
+        )
+        odd.inputs.append(InputConfiguration(path: "/var/log/lite/*.log", format: "litellm", naiveTimezone: "Europe/Berlin"))
         let example = try ConfigurationLoader.load(file: exampleConfigPath, environment: [:])
         for configuration in [Configuration(), try load(fullFile), odd, example] {
             let text = ConfigurationLoader.effectiveSettingsText(configuration)
@@ -839,7 +924,7 @@ extension ConfigurationTests {
             "journal:", "  enabled: true", "  top: 20",
             "limits:", "  max_line_bytes: 1048576", "  max_series: 1000000", "  max_future_seconds: 86400",
             "highlights:", "  min_requests: 20",
-            "formats: {}  # none defined; presets: tokentally, litellm, zenmux",
+            "formats: {}  # none defined; presets: tokentally, litellm, zenmux, openrouter, kong, envoy-ai-gateway",
         ]
         let lines = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }
         #expect(lines == expectedLines)

@@ -13,14 +13,21 @@ public enum KeyRedaction: String, Sendable, Hashable, CaseIterable {
 public struct InputConfiguration: Hashable, Sendable {
     /// A glob such as `/var/log/gateway/access.log*`.
     public var path: String
-    /// A preset name (`tokentally`, `litellm`, `zenmux`) or a name under `formats:`.
+    /// A preset name (`tokentally`, `litellm`, `zenmux`, `openrouter`, `kong`,
+    /// `envoy-ai-gateway`) or a name under `formats:`.
     public var format: String
     public var redactKeys: KeyRedaction
+    /// The zone of this input's timestamps written without an offset (an IANA name or `local`),
+    /// overriding the format's; nil: the format's.
+    public var naiveTimezone: String?
 
-    public init(path: String, format: String = "tokentally", redactKeys: KeyRedaction = .auto) {
+    public init(
+        path: String, format: String = "tokentally", redactKeys: KeyRedaction = .auto, naiveTimezone: String? = nil
+    ) {
         self.path = path
         self.format = format
         self.redactKeys = redactKeys
+        self.naiveTimezone = naiveTimezone
     }
 }
 

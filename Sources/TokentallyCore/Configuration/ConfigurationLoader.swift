@@ -180,6 +180,7 @@ extension ConfigurationLoader {
                 lines.append("  - path: \(yamlText(input.path))")
                 lines.append("    format: \(yamlText(input.format))")
                 lines.append("    redact_keys: \(input.redactKeys.rawValue)")
+                if let zone = input.naiveTimezone { lines.append("    naive_timezone: \(yamlText(zone))") }
             }
         }
         var section: String?
@@ -203,14 +204,18 @@ extension ConfigurationLoader {
             for name in configuration.formats.keys.sorted() {
                 let mapping = configuration.formats[name]!
                 lines.append("  \(yamlText(name)):")
+                // Every field is written out, so nothing depends on a base: a field the format does
+                // not map is written empty (it may have been a base's).
                 for field in CanonicalField.allCases {
-                    guard let source = mapping.sources[field] else { continue }
-                    lines.append("    \(field.rawValue): \(yamlSource(source))")
+                    lines.append("    \(field.rawValue): \(yamlField(field, in: mapping))")
                 }
                 let values = mapping.successValues.map(yamlStatusValue).joined(separator: ", ")
                 lines.append("    success_values: [\(values)]")
                 lines.append("    success_when_absent: \(mapping.successWhenStatusAbsent)")
                 lines.append("    ttft_only_when: \(mapping.ttftOnlyWhen.map { yamlText($0.description) } ?? "null")")
+                lines.append("    ttft_at_latency_is_absent: \(mapping.ttftAtLatencyIsAbsent)")
+                lines.append("    absent_values: [\(mapping.absentValues.map(yamlQuoted).joined(separator: ", "))]")
+                lines.append("    naive_timezone: \(yamlText(mapping.naiveTimezone))")
             }
         }
         return lines.joined(separator: "\n") + "\n"
@@ -259,7 +264,32 @@ fileprivate func yamlSource(_ source: FieldSource) -> String {
         "[" + paths.map { yamlText($0.description) }.joined(separator: ", ") + "]"
     case .difference(let end, let start, let unit):
         "{end: \(yamlText(end.description)), start: \(yamlText(start.description)), unit: \(unit.rawValue)}"
+    case .firstOf(let alternatives):
+        "{first: [" + alternatives.map(yamlSource).joined(separator: ", ") + "]}"
     }
+}
+
+/// A field of a format as the config writes it: its source, with its default and unit when it
+/// has them; empty when unmapped.
+fileprivate func yamlField(_ field: CanonicalField, in mapping: FieldMapping) -> String {
+    let source = mapping.sources[field]
+    let text = mapping.defaults[field]
+    let unit = mapping.units[field]
+    guard text != nil || unit != nil else { return source.map(yamlSource) ?? "" }
+    var members: [String] = []
+    switch source {
+    case nil: break
+    case .path(let path)?: members.append("path: \(yamlText(path.description))")
+    case .sum?: members.append("sum: \(yamlSource(source!))")
+    case .firstOf(let alternatives)?: members.append("first: [" + alternatives.map(yamlSource).joined(separator: ", ") + "]")
+    case .difference(let end, let start, let timeUnit)?:
+        members.append("end: \(yamlText(end.description)), start: \(yamlText(start.description)), unit: \(timeUnit.rawValue)")
+    }
+    if let text { members.append("default: \(yamlQuoted(text))") }
+    if let unit, !(source.map { if case .difference = $0 { true } else { false } } ?? false) {
+        members.append("unit: \(unit)")
+    }
+    return "{" + members.joined(separator: ", ") + "}"
 }
 
 fileprivate func yamlStatusValue(_ value: StatusValue) -> String {
@@ -503,9 +533,13 @@ fileprivate struct DocumentReader {
 
     static let topLevelKeys =
         ["inputs", "timezone", "secret_pattern", "host"] + ScalarSetting.sections + ["formats"]
-    static let inputKeys = ["path", "format", "redact_keys"]
-    static let formatOptionKeys = ["success_values", "success_when_absent", "ttft_only_when"]
+    static let inputKeys = ["path", "format", "redact_keys", "naive_timezone"]
+    static let formatOptionKeys = [
+        "base", "success_values", "success_when_absent", "ttft_only_when", "ttft_at_latency_is_absent",
+        "absent_values", "naive_timezone",
+    ]
     static let differenceKeys = ["end", "start", "unit"]
+    static let sourceKeys = ["path", "sum", "first", "end", "start", "unit", "default"]
     /// The status values that mean success when a user format does not list its own: those of the
     /// canonical record.
     static let defaultSuccessValues: [StatusValue] = [
@@ -649,6 +683,9 @@ fileprivate struct DocumentReader {
                         )
                     }
                     input.redactKeys = redaction
+                case "naive_timezone":
+                    if isNull(value) { continue }
+                    input.naiveTimezone = try naiveTimezone(value, at: keyPath)
                 default:
                     throw unknownKey(key, keyNode, at: itemPath, known: Self.inputKeys, in: "an input")
                 }
@@ -705,6 +742,17 @@ fileprivate struct DocumentReader {
         }
     }
 
+    /// The mapping a format's `base:` names: a preset, or a format defined above it.
+    private func baseMapping(_ node: Node, at keyPath: String) throws(ConfigurationError) -> FieldMapping {
+        let name = try text(node, at: keyPath, what: "a preset or a format defined above")
+        if let preset = FormatPreset(rawValue: name) { return preset.mapping }
+        if let defined = configuration.formats[name] { return defined }
+        let presets = FormatPreset.allCases.map(\.rawValue).joined(separator: ", ")
+        throw failure(
+            .unknownFormat, keyPath, node,
+            "unknown base format \(quoted(name)); use a preset (\(presets)) or a format defined above this one")
+    }
+
     private func readFormat(_ node: Node, name: String, at keyPath: String, nameNode: Node) throws(ConfigurationError)
         -> FieldMapping
     {
@@ -718,32 +766,46 @@ fileprivate struct DocumentReader {
             )
         }
         var result = FieldMapping(sources: [:], successValues: Self.defaultSuccessValues)
-        for (key, keyNode, value) in try entries(of: mapping, at: keyPath) {
+        let entries = try entries(of: mapping, at: keyPath)
+        // The base first, wherever it is written: the other keys change what it gives.
+        if let base = entries.first(where: { $0.key == "base" }), !isNull(base.value) {
+            result = try baseMapping(base.value, at: "\(keyPath).base")
+        }
+        for (key, keyNode, value) in entries {
             let entryPath = "\(keyPath).\(key)"
-            // An empty value leaves the field unmapped or the option at its default, as elsewhere.
-            let isKnown = CanonicalField(rawValue: key) != nil || Self.formatOptionKeys.contains(key)
-            if isKnown, isNull(value) { continue }
             if let field = CanonicalField(rawValue: key) {
-                result.sources[field] = try source(for: field, value, at: entryPath)
+                // An empty value leaves the field unmapped (and drops what a base maps there).
+                result.sources[field] = nil
+                result.defaults[field] = nil
+                result.units[field] = nil
+                if isNull(value) { continue }
+                try readField(field, value, at: entryPath, into: &result)
                 continue
             }
+            // An empty option stays at its default (or the base's).
+            if Self.formatOptionKeys.contains(key), isNull(value) { continue }
             switch key {
+            case "base":
+                continue
             case "success_values":
                 result.successValues = try statusValues(value, at: entryPath)
             case "success_when_absent":
-                let flag = try text(value, at: entryPath, what: "true or false")
-                guard let parsed = parseFlag(flag) else {
-                    throw failure(
-                        .wrongType,
-                        entryPath,
-                        value,
-                        "expected true or false, got \(quoted(flag)); fix the value or remove the key to use the "
-                            + "default true"
-                    )
-                }
-                result.successWhenStatusAbsent = parsed
+                result.successWhenStatusAbsent = try flag(value, at: entryPath, defaultText: "true")
+            case "ttft_at_latency_is_absent":
+                result.ttftAtLatencyIsAbsent = try flag(value, at: entryPath, defaultText: "false")
             case "ttft_only_when":
                 result.ttftOnlyWhen = try fieldPath(value, at: entryPath)
+            case "absent_values":
+                guard case .sequence(let items) = value else {
+                    throw failure(.wrongType, entryPath, value, "expected a list of text such as [\"-\"], got \(describe(value))")
+                }
+                var texts: [String] = []
+                for (index, item) in items.enumerated() {
+                    texts.append(try text(item, at: "\(entryPath)[\(index)]", what: "text such as \"-\""))
+                }
+                result.absentValues = texts
+            case "naive_timezone":
+                result.naiveTimezone = try naiveTimezone(value, at: entryPath)
             default:
                 let known = CanonicalField.allCases.map(\.rawValue) + Self.formatOptionKeys
                 throw unknownKey(key, keyNode, at: keyPath, known: known, in: "a format")
@@ -758,19 +820,134 @@ fileprivate struct DocumentReader {
                 "\(keyPath).\(first.rawValue)",
                 nameNode,
                 "format \(name) names no source for the required field \(first.rawValue)\(also); add "
-                    + "\(first.rawValue): with the path of that value in your records"
+                    + "\(first.rawValue): with the path of that value in your records (or {default: TEXT})"
             )
         }
         return result
     }
 
-    private func source(for field: CanonicalField, _ node: Node, at keyPath: String) throws(ConfigurationError)
-        -> FieldSource
+    private func flag(_ node: Node, at keyPath: String, defaultText: String) throws(ConfigurationError) -> Bool {
+        let flag = try text(node, at: keyPath, what: "true or false")
+        guard let parsed = parseFlag(flag) else {
+            throw failure(
+                .wrongType, keyPath, node,
+                "expected true or false, got \(quoted(flag)); fix the value or remove the key to use the default "
+                    + defaultText)
+        }
+        return parsed
+    }
+
+    /// An IANA zone name, or `local`, checked against the system's zones.
+    private func naiveTimezone(_ node: Node, at keyPath: String) throws(ConfigurationError) -> String {
+        let name = try text(node, at: keyPath, what: "an IANA time zone name such as Europe/Berlin, or local")
+        guard NaiveTimeZone(identifier: name) != nil else {
+            throw failure(
+                .invalidValue, keyPath, node,
+                "unknown time zone \(quoted(name)); use an IANA name such as UTC or Europe/Berlin, or local for "
+                    + "this host's zone")
+        }
+        return name
+    }
+
+    /// One canonical field of a format: a source in one of its forms, with a default and a unit.
+    private func readField(
+        _ field: CanonicalField, _ node: Node, at keyPath: String, into result: inout FieldMapping
+    ) throws(ConfigurationError) {
+        guard case .mapping(let mapping) = node else {
+            result.sources[field] = try source(for: field, node, at: keyPath)
+            return
+        }
+        let entries = try entries(of: mapping, at: keyPath)
+        let keys = Set(entries.map(\.key))
+        for (key, keyNode, _) in entries where !Self.sourceKeys.contains(key) {
+            throw unknownKey(key, keyNode, at: keyPath, known: Self.sourceKeys, in: "a field")
+        }
+        let isDifference = keys.contains("end") || keys.contains("start")
+        let forms = ["path", "sum", "first"].filter(keys.contains) + (isDifference ? ["end/start"] : [])
+        guard forms.count <= 1 else {
+            throw failure(
+                .invalidValue, keyPath, node,
+                "give one of path:, sum:, first: or end:/start:, not \(forms.joined(separator: " and "))")
+        }
+        for (key, _, value) in entries {
+            let entryPath = "\(keyPath).\(key)"
+            switch key {
+            case "path":
+                result.sources[field] = .path(try fieldPath(value, at: entryPath))
+            case "sum":
+                result.sources[field] = try source(for: field, value, at: entryPath, sumOnly: true)
+            case "first":
+                guard case .sequence(let items) = value, !items.isEmpty else {
+                    throw failure(
+                        .wrongType, entryPath, value,
+                        "expected a list of alternatives (paths, lists to add up, {end, start, unit}), got "
+                            + describe(value))
+                }
+                var alternatives: [FieldSource] = []
+                for (index, item) in items.enumerated() {
+                    alternatives.append(try source(for: field, item, at: "\(entryPath)[\(index)]"))
+                }
+                result.sources[field] = .firstOf(alternatives)
+            case "default":
+                guard field.isKeptText else {
+                    throw failure(
+                        .invalidValue, entryPath, value,
+                        "a default is only for api_key, model, provider and request_id, not \(field.rawValue)")
+                }
+                let text = try text(value, at: entryPath, what: "text such as prod-key")
+                guard !text.isEmpty else {
+                    throw failure(.invalidValue, entryPath, value, "the default is empty; give the text to count under")
+                }
+                result.defaults[field] = text
+            case "unit" where !isDifference:
+                result.units[field] = try valueUnit(for: field, value, at: entryPath)
+            default:
+                continue  // end, start, unit of a difference
+            }
+        }
+        if isDifference { result.sources[field] = try source(for: field, node, at: keyPath) }
+        if result.sources[field] == nil && result.defaults[field] == nil {
+            throw failure(
+                .missingRequiredField, keyPath, node,
+                "the field names no source; give path:, sum:, first:, end:/start: or (for text) default:")
+        }
+    }
+
+    private func valueUnit(for field: CanonicalField, _ node: Node, at keyPath: String) throws(ConfigurationError)
+        -> ValueUnit
     {
+        if field.acceptsTimeUnit {
+            let units = TimeUnit.allCases.map(\.rawValue).joined(separator: ", ")
+            let name = try text(node, at: keyPath, what: units)
+            guard let unit = TimeUnit(rawValue: name) else {
+                throw failure(.invalidValue, keyPath, node, "expected one of \(units), got \(quoted(name))")
+            }
+            return .time(unit)
+        }
+        if field == .costUSD {
+            let units = CostUnit.allCases.map(\.rawValue).joined(separator: ", ")
+            let name = try text(node, at: keyPath, what: units)
+            guard let unit = CostUnit(rawValue: name) else {
+                throw failure(.invalidValue, keyPath, node, "expected one of \(units), got \(quoted(name))")
+            }
+            return .cost(unit)
+        }
+        throw failure(
+            .invalidValue, keyPath, node,
+            "\(field.rawValue) takes no unit (only ts, the durations and cost_usd do); remove unit:")
+    }
+
+    /// A path, a list of paths (a sum) or a difference; `sumOnly` for the value of `sum:`.
+    private func source(
+        for field: CanonicalField, _ node: Node, at keyPath: String, sumOnly: Bool = false
+    ) throws(ConfigurationError) -> FieldSource {
         let shapes =
             field.isNumeric
-            ? "a dotted path, a list of paths to add up, or {end: PATH, start: PATH, unit: s|ms}"
+            ? "a dotted path, a list of paths to add up, or {end: PATH, start: PATH, unit: s|ms|us|ns}"
             : "a dotted path such as auth.key_id"
+        if sumOnly, case .sequence = node {} else if sumOnly {
+            throw failure(.wrongType, keyPath, node, "expected a list of paths to add up, got \(describe(node))")
+        }
         switch node {
         case .scalar where !isNull(node):
             return .path(try fieldPath(node, at: keyPath))
@@ -810,7 +987,7 @@ fileprivate struct DocumentReader {
                 case "end": end = try fieldPath(value, at: entryPath)
                 case "start": start = try fieldPath(value, at: entryPath)
                 case "unit":
-                    let units = TimeUnit.allCases.map(\.rawValue).joined(separator: " or ")
+                    let units = TimeUnit.allCases.map(\.rawValue).joined(separator: ", ")
                     let name = try text(value, at: entryPath, what: units)
                     guard let parsed = TimeUnit(rawValue: name) else {
                         throw failure(
@@ -821,6 +998,8 @@ fileprivate struct DocumentReader {
                         )
                     }
                     unit = parsed
+                case "default":
+                    continue  // read by readField (and refused there for numeric fields)
                 default:
                     throw unknownKey(key, keyNode, at: keyPath, known: Self.differenceKeys, in: "a difference")
                 }
@@ -832,7 +1011,7 @@ fileprivate struct DocumentReader {
                     .missingRequiredField,
                     "\(keyPath).\(absent[0])",
                     node,
-                    "a difference needs end:, start: and unit: (s or ms); add \(absent.joined(separator: ", "))"
+                    "a difference needs end:, start: and unit: (s, ms, us or ns); add \(absent.joined(separator: ", "))"
                 )
             }
             return .difference(end: end, start: start, unit: unit)
@@ -849,7 +1028,7 @@ fileprivate struct DocumentReader {
                 keyPath,
                 node,
                 "expected a dotted path such as usage.input_tokens, got \(quoted(dotted)); a path has no empty "
-                    + "part between dots"
+                    + "part between dots, and a backslash escapes only a dot or a backslash (gen_ai\\.model)"
             )
         }
         return path

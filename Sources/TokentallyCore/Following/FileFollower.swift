@@ -70,6 +70,7 @@ final class FileFollower {
                 file.input = input
                 file.progress.format = input.format
                 file.progress.redaction = input.redactKeys
+                file.progress.naiveTimezone = input.naiveTimezone
             } else {
                 if file.offset > 0 { ledger.append(file.record(finished: false, now: now)) }
                 logger.info("input removed; file closed", metadata: ["file": "\(file.path)", "offset": "\(file.offset)"])

@@ -43,7 +43,8 @@ final class FollowedFile {
         self.fingerprint = fingerprint
         self.identity = identity
         self.reader = LineReader(maxLineBytes: maxLineBytes)
-        self.progress = LogIngestor.FileProgress(displayPath: path, format: input.format, redaction: input.redactKeys)
+        self.progress = LogIngestor.FileProgress(
+            displayPath: path, format: input.format, redaction: input.redactKeys, naiveTimezone: input.naiveTimezone)
         self.isLive = isLive
         self.lastGrowth = now
         if !isGzip { self.content = TruncationCheck(owner: self) }

@@ -161,6 +161,14 @@ public struct DecimalNumber: Hashable, Sendable {
             tailDigit: tailDigit, tailSticky: tailSticky)
     }
 
+    /// The number times 10^`power`, exactly (a cost in cents is the same digits × 10^-2 dollars).
+    public func shifted(byPowerOfTen power: Int) -> DecimalNumber {
+        guard significand != 0 else { return self }
+        return DecimalNumber(
+            isNegative: isNegative, significand: significand, exponent: exponent + power, isStrictJSON: isStrictJSON,
+            tailDigit: tailDigit, tailSticky: tailSticky)
+    }
+
     /// What ``wholeNumber()`` found.
     public enum WholeNumberResult: Hashable, Sendable {
         /// The number is this whole number, exactly.

@@ -37,6 +37,8 @@ public struct KeyRedactor: Sendable {
     /// - `hash`: always hashed.
     /// - `none`: kept, unless it matches the secret pattern: a raw secret is hashed anyway.
     public func displayName(forRawKey raw: String, mode: KeyRedaction) -> String {
+        // The placeholder of records that name no key is no one's secret: it stays readable.
+        if raw == CanonicalField.noKeyPlaceholder { return raw }
         switch mode {
         case .hash:
             return Self.hashedName(forRawKey: raw)

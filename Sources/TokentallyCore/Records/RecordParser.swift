@@ -9,23 +9,39 @@ public final class RecordParser {
 
     /// Where one canonical field's value comes from, compiled to scanner slots: plain values,
     /// so that reading it on the hot path copies no enum payload and touches no reference count.
+    /// A `.first` source lists its alternatives, each a source of one of the other kinds, as a
+    /// range of `alternatives`.
     private struct CompiledSource {
-        enum Kind { case none, slot, sum, difference }
+        enum Kind { case none, slot, sum, difference, first }
         var kind = Kind.none
         /// The slot of `.slot`, or the end time of `.difference`.
         var slot = -1
         /// The start time of `.difference`.
         var startSlot = -1
         var unit = TimeUnit.milliseconds
-        /// The slots of `.sum`, as a range of `sumSlots`.
+        /// The slots of `.sum`, as a range of `sumSlots`; the alternatives of `.first`.
         var sumRange = 0..<0
     }
     private let sources: [CompiledSource]
+    private let alternatives: [CompiledSource]
     private let sumSlots: [Int]
     private var ttftConditionSlot: Int = -1
     private var successIntegers: [ClosedRange<Int64>] = []
     private var successBools: (whenTrue: Bool, whenFalse: Bool) = (false, false)
     private var successStrings: [[UInt8]] = []
+    /// Per field (by ordinal): text used when the record has no value (`FieldMapping.defaults`;
+    /// the key's placeholder), as bytes that live as long as the parser.
+    private let defaultText: [[UInt8]?]
+    /// Milliseconds in one of each duration field's units; the time unit of `ts` numbers (nil:
+    /// the seconds-or-milliseconds rule); the power of ten that turns the cost into dollars.
+    private let durationScale: [Double]
+    private let timestampUnit: TimeUnit?
+    private let costPowerOfTen: Int
+    private let ttftAtLatencyIsAbsent: Bool
+    /// `FieldMapping.absentValues`, as bytes; empty for most formats (then nothing is compared).
+    private let absentValues: [[UInt8]]
+    /// The zone of timestamps without an offset; nil for UTC.
+    private let naiveZone: NaiveTimeZone?
 
     // Decoding buffers for strings with escapes, one per kept string field.
     private var apiKeyBuffer: [UInt8] = []
@@ -44,7 +60,10 @@ public final class RecordParser {
     /// default, and `replay`'s: docs/log-format.md) checks nothing.
     public var notAfterEpochSeconds: Double = .infinity
 
-    public init(mapping: FieldMapping, maxDepth: Int = 512) {
+    /// - Parameter naiveTimezone: the zone of timestamps written without an offset, overriding the
+    ///   mapping's (an input's `naive_timezone`); it must be a zone the system knows (validated
+    ///   with the configuration), else UTC is used.
+    public init(mapping: FieldMapping, maxDepth: Int = 512, naiveTimezone: String? = nil) {
         self.mapping = mapping
         var paths: [FieldPath] = []
         func slot(_ path: FieldPath) -> Int {
@@ -52,32 +71,61 @@ public final class RecordParser {
             paths.append(path)
             return paths.count - 1
         }
-        var compiled = [CompiledSource](repeating: CompiledSource(), count: CanonicalField.allCases.count)
         var sumSlots: [Int] = []
-        for field in CanonicalField.allCases {
-            var source = CompiledSource()
-            switch mapping.sources[field] {
-            case nil:
-                break
+        var alternatives: [CompiledSource] = []
+        func compile(_ source: FieldSource) -> CompiledSource {
+            var compiled = CompiledSource()
+            switch source {
             case .path(let path):
-                source.kind = .slot
-                source.slot = slot(path)
+                compiled.kind = .slot
+                compiled.slot = slot(path)
             case .sum(let parts):
-                source.kind = .sum
+                compiled.kind = .sum
                 let first = sumSlots.count
                 sumSlots.append(contentsOf: parts.map(slot))
-                source.sumRange = first..<sumSlots.count
+                compiled.sumRange = first..<sumSlots.count
             case .difference(let end, let start, let unit):
-                source.kind = .difference
-                source.slot = slot(end)
-                source.startSlot = slot(start)
-                source.unit = unit
+                compiled.kind = .difference
+                compiled.slot = slot(end)
+                compiled.startSlot = slot(start)
+                compiled.unit = unit
+            case .firstOf(let options):
+                // Nested alternatives are flattened: the first present of all of them.
+                let flat = options.flatMap { option -> [FieldSource] in
+                    if case .firstOf(let inner) = option { return inner }
+                    return [option]
+                }
+                let terms = flat.map(compile)
+                compiled.kind = .first
+                let first = alternatives.count
+                alternatives.append(contentsOf: terms)
+                compiled.sumRange = first..<alternatives.count
             }
-            compiled[field.ordinal] = source
+            return compiled
+        }
+        var compiled = [CompiledSource](repeating: CompiledSource(), count: CanonicalField.allCases.count)
+        var defaults = [[UInt8]?](repeating: nil, count: CanonicalField.allCases.count)
+        var scales = [Double](repeating: 1, count: CanonicalField.allCases.count)
+        for field in CanonicalField.allCases {
+            if let source = mapping.sources[field] { compiled[field.ordinal] = compile(source) }
+            if let text = mapping.defaults[field] { defaults[field.ordinal] = Array(text.utf8) }
+            if case .time(let unit)? = mapping.units[field] { scales[field.ordinal] = unit.seconds * 1000 }
+        }
+        if defaults[CanonicalField.apiKey.ordinal] == nil {
+            defaults[CanonicalField.apiKey.ordinal] = Array(CanonicalField.noKeyPlaceholder.utf8)
         }
         if let condition = mapping.ttftOnlyWhen { ttftConditionSlot = slot(condition) }
         self.sources = compiled
+        self.alternatives = alternatives
         self.sumSlots = sumSlots
+        self.defaultText = defaults
+        self.durationScale = scales
+        if case .time(let unit)? = mapping.units[.ts] { timestampUnit = unit } else { timestampUnit = nil }
+        if case .cost(let unit)? = mapping.units[.costUSD] { costPowerOfTen = unit.powerOfTen } else { costPowerOfTen = 0 }
+        self.ttftAtLatencyIsAbsent = mapping.ttftAtLatencyIsAbsent
+        self.absentValues = mapping.absentValues.map { Array($0.utf8) }
+        let zone = NaiveTimeZone(identifier: naiveTimezone ?? mapping.naiveTimezone)
+        self.naiveZone = zone?.isUTC == false ? zone : nil
         self.scanner = JSONFieldScanner(paths: paths, maxDepth: maxDepth)
         for value in mapping.successValues {
             switch value {
@@ -126,7 +174,7 @@ public final class RecordParser {
         r.epochSeconds = try timestamp()
         if r.epochSeconds > notAfterEpochSeconds { throw Rejection(.futureTimestamp, field: .ts) }
 
-        // Required: the three dimensions.
+        // The three dimensions: a missing key is counted under its placeholder, never rejected.
         try keptString(.apiKey, buffer: &apiKeyBuffer, into: &r.apiKey, required: true)
         try keptString(.model, buffer: &modelBuffer, into: &r.model, required: true)
         try keptString(.provider, buffer: &providerBuffer, into: &r.provider, required: true)
@@ -145,6 +193,8 @@ public final class RecordParser {
         r.latencyMs = try duration(.latencyMs)
         if ttftConditionSlot < 0 || scanner.values[ttftConditionSlot].kind == .trueLiteral {
             r.ttftMs = try duration(.ttftMs)
+            // A gateway that saw no first token may write the end as its time (LiteLLM).
+            if ttftAtLatencyIsAbsent && r.ttftMs >= r.latencyMs { r.ttftMs = .nan }
         }
         r.generationMs = try duration(.generationMs)
         if r.generationMs.isNaN {
@@ -156,23 +206,67 @@ public final class RecordParser {
         return r
     }
 
+    // MARK: Presence and alternatives
+
+    /// Whether a scanned value stands for "no value": absent, null, or one of the format's
+    /// `absent_values` (Envoy writes `"-"`).
+    @inline(__always)
+    private func isAbsent(_ value: ScannedValue) -> Bool {
+        switch value.kind {
+        case .absent, .null: return true
+        case .string: return !absentValues.isEmpty && isAbsentText(value)
+        default: return false
+        }
+    }
+
+    private func isAbsentText(_ value: ScannedValue) -> Bool {
+        let text = bytes(value)
+        return absentValues.contains { $0.elementsEqual(text) }
+    }
+
+    /// Whether an alternative has a value: a path with a value that is not absent and not `""`,
+    /// a sum with any part present, a difference with both ends present.
+    private func isPresent(_ term: CompiledSource) -> Bool {
+        func present(_ slot: Int) -> Bool {
+            let value = scanner.values[slot]
+            return !isAbsent(value) && !(value.kind == .string && value.start == value.end)
+        }
+        switch term.kind {
+        case .none, .first: return false
+        case .slot: return present(term.slot)
+        case .sum: return term.sumRange.contains { present(sumSlots[$0]) }
+        case .difference: return present(term.slot) && present(term.startSlot)
+        }
+    }
+
+    /// The source itself, or for alternatives the first present one (or the last, when none is,
+    /// so that the field reads as absent).
+    @inline(__always)
+    private func resolved(_ source: CompiledSource) -> CompiledSource {
+        guard source.kind == .first else { return source }
+        for index in source.sumRange where isPresent(alternatives[index]) { return alternatives[index] }
+        return CompiledSource()
+    }
+
     /// Required: the time.
     private func timestamp() throws(Rejection) -> Double {
-        let source = source(.ts)
+        let source = resolved(source(.ts))
         guard source.kind == .slot else { throw Rejection(.missingField, field: .ts) }
         let value = scanner.values[source.slot]
+        if isAbsent(value) { throw Rejection(.missingField, field: .ts) }
         switch value.kind {
-        case .absent, .null:
-            throw Rejection(.missingField, field: .ts)
         case .string:
-            guard let seconds = withText(value, { Timestamp.parse(text: $0) }) ?? nil else {
+            let zone = naiveZone
+            guard let seconds = withText(value, { Timestamp.parse(text: $0, naiveZone: zone) }) ?? nil else {
                 throw Rejection(.invalidTimestamp, field: .ts)
             }
             return seconds
         case .number:
-            guard let number = DecimalNumber.parse(bytes(value)),
-                let seconds = Timestamp.fromEpochNumber(number.doubleValue())
-            else { throw Rejection(.invalidTimestamp, field: .ts) }
+            guard let number = DecimalNumber.parse(bytes(value)) else { throw Rejection(.invalidTimestamp, field: .ts) }
+            let seconds =
+                timestampUnit.map { Timestamp.fromEpochNumber(number.doubleValue(), unit: $0) }
+                ?? Timestamp.fromEpochNumber(number.doubleValue())
+            guard let seconds else { throw Rejection(.invalidTimestamp, field: .ts) }
             return seconds
         default:
             throw Rejection(.wrongType, field: .ts)
@@ -195,12 +289,10 @@ public final class RecordParser {
     private func keptString(
         _ field: CanonicalField, buffer: inout [UInt8], into target: inout UnsafeRawBufferPointer, required: Bool
     ) throws(Rejection) {
-        let source = source(field)
-        guard source.kind == .slot else {
-            if required { throw Rejection(.missingField, field: field) }
-            return
-        }
+        let source = resolved(source(field))
+        guard source.kind == .slot else { return try missingString(field, into: &target, required: required) }
         let value = scanner.values[source.slot]
+        if isAbsent(value) { return try missingString(field, into: &target, required: required) }
         switch value.kind {
         case .string:
             var text = bytes(value)
@@ -209,25 +301,34 @@ public final class RecordParser {
                 // The buffer is a stored property; its storage outlives this line's use.
                 text = buffer.withUnsafeBytes { $0 }
             }
-            if text.isEmpty {
-                if required { throw Rejection(.missingField, field: field) }
-                return
-            }
+            if text.isEmpty { return try missingString(field, into: &target, required: required) }
             guard JSONText.isValidUTF8(text) else { throw Rejection(.invalidUTF8, field: field) }
             target = text
         case .number where field == .requestID:
             target = bytes(value)
-        case .absent, .null:
-            if required { throw Rejection(.missingField, field: field) }
         default:
             if required { throw Rejection(.wrongType, field: field) }
         }
     }
 
+    /// A kept string the record lacks: its default when the format has one (the key always has
+    /// its placeholder), else rejected when required.
+    private func missingString(
+        _ field: CanonicalField, into target: inout UnsafeRawBufferPointer, required: Bool
+    ) throws(Rejection) {
+        if let text = defaultText[field.ordinal] {
+            // The array is a stored, immutable property: its storage lives as long as the parser.
+            target = text.withUnsafeBytes { $0 }
+            return
+        }
+        if required { throw Rejection(.missingField, field: field) }
+    }
+
     private func success() throws(Rejection) -> Bool {
-        let source = source(.status)
+        let source = resolved(source(.status))
         guard source.kind == .slot else { return mapping.successWhenStatusAbsent }
         let value = scanner.values[source.slot]
+        if isAbsent(value) { return mapping.successWhenStatusAbsent }
         switch value.kind {
         case .absent, .null:
             return mapping.successWhenStatusAbsent
@@ -264,9 +365,8 @@ public final class RecordParser {
     /// A numeric value from a number or a numeric string; nil if absent or null.
     private func number(_ slot: Int, _ field: CanonicalField) throws(Rejection) -> DecimalNumber? {
         let value = scanner.values[slot]
+        if isAbsent(value) { return nil }
         switch value.kind {
-        case .absent, .null:
-            return nil
         case .number:
             guard let number = DecimalNumber.parse(bytes(value)) else { throw Rejection(.invalidJSON, field: field) }
             return number
@@ -315,9 +415,9 @@ public final class RecordParser {
     }
 
     private func tokens(_ field: CanonicalField) throws(Rejection) -> UInt64 {
-        let source = source(field)
+        let source = resolved(source(field))
         switch source.kind {
-        case .none, .difference:
+        case .none, .difference, .first:
             return 0
         case .slot:
             return try wholeNumber(source.slot, field) ?? 0
@@ -369,31 +469,36 @@ public final class RecordParser {
     /// string converted to that unit. Subtracting before scaling keeps microsecond precision.
     private func time(_ slot: Int, unit: TimeUnit, _ field: CanonicalField) throws(Rejection) -> Double? {
         let value = scanner.values[slot]
-        if value.kind == .string, let seconds = withText(value, { Timestamp.parse(text: $0) }) ?? nil {
-            return unit == .seconds ? seconds : seconds * 1000
+        if value.kind == .string, !isAbsent(value) {
+            let zone = naiveZone
+            if let seconds = withText(value, { Timestamp.parse(text: $0, naiveZone: zone) }) ?? nil {
+                return unit == .seconds ? seconds : seconds / unit.seconds
+            }
         }
         return try real(slot, field)
     }
 
     private func duration(_ field: CanonicalField) throws(Rejection) -> Double {
-        let source = source(field)
+        let source = resolved(source(field))
         let result: Double?
         switch source.kind {
-        case .none:
+        case .none, .first:
             return .nan
         case .slot:
-            result = try real(source.slot, field)
+            let scale = durationScale[field.ordinal]
+            result = try real(source.slot, field).map { $0 * scale }
         case .sum:
+            let scale = durationScale[field.ordinal]
             var total: Double? = nil
             for index in source.sumRange {
-                if let v = try real(sumSlots[index], field) { total = (total ?? 0) + v }
+                if let v = try real(sumSlots[index], field) { total = (total ?? 0) + v * scale }
             }
             result = total
         case .difference:
             let end = try time(source.slot, unit: source.unit, field)
             let start = try time(source.startSlot, unit: source.unit, field)
             if let end, let start {
-                result = source.unit == .seconds ? (end - start) * 1000 : end - start
+                result = source.unit == .milliseconds ? end - start : (end - start) * source.unit.seconds * 1000
             } else {
                 result = nil
             }
@@ -403,9 +508,9 @@ public final class RecordParser {
     }
 
     private func cost() throws(Rejection) -> Int64 {
-        let source = source(.costUSD)
+        let source = resolved(source(.costUSD))
         switch source.kind {
-        case .none, .difference:
+        case .none, .difference, .first:
             return 0
         case .slot:
             return try nanoUSD(source.slot, adding: 0)
@@ -419,16 +524,21 @@ public final class RecordParser {
     /// `total` plus the cost at `slot` in nano-dollars (nothing when it is absent).
     @inline(__always)
     private func nanoUSD(_ slot: Int, adding total: Int64) throws(Rejection) -> Int64 {
-        // Fast path: a JSON number with at most nine decimals is a whole number of nano-dollars.
+        // Fast path: a JSON number in dollars with at most nine decimals is a whole number of
+        // nano-dollars.
         let value = scanner.values[slot]
-        if value.kind == .number, let plain = Self.plainDecimal(bytes(value)), plain.fractionDigits <= 9 {
+        if costPowerOfTen == 0, value.kind == .number, let plain = Self.plainDecimal(bytes(value)),
+            plain.fractionDigits <= 9
+        {
             let (nanos, tooLarge) = Int64(plain.significand).multipliedReportingOverflow(
                 by: Self.nanoScale[plain.fractionDigits])
             let (sum, overflow) = total.addingReportingOverflow(nanos)
             if !tooLarge && !overflow { return sum }
         }
         guard let number = try number(slot, .costUSD) else { return total }
-        guard let nanos = number.nanoUnits() else { throw Rejection(.numberOutOfRange, field: .costUSD) }
+        guard let nanos = number.shifted(byPowerOfTen: costPowerOfTen).nanoUnits() else {
+            throw Rejection(.numberOutOfRange, field: .costUSD)
+        }
         let (sum, overflow) = total.addingReportingOverflow(nanos)
         if overflow { throw Rejection(.numberOutOfRange, field: .costUSD) }
         return sum

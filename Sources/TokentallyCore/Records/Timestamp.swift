@@ -23,13 +23,30 @@ public enum Timestamp {
     ///
     /// - Returns: seconds since 1970-01-01T00:00:00Z (negative before it), or nil for any other text.
     public static func parse(text: UnsafeRawBufferPointer) -> Double? {
+        parse(text: text, naiveZone: nil)
+    }
+
+    /// `parse(text:)`, with a date-time written without an offset read in `naiveZone` (nil:
+    /// UTC) rather than in UTC.
+    @inline(__always)
+    public static func parse(text: UnsafeRawBufferPointer, naiveZone: NaiveTimeZone?) -> Double? {
         // A calendar form has `-` right after four digits; a number can only have `-` at that
         // place after an `e` (`123e-4`), so the digit before it tells the two apart.
         if text.count >= 19 && text[4] == hyphen && text[3] &- zero <= 9 {
-            return parseDateTime(text)
+            guard let (seconds, hasOffset) = parseDateTime(text) else { return nil }
+            if !hasOffset, let naiveZone { return naiveZone.utc(fromLocal: seconds) }
+            return seconds
         }
         guard let number = DecimalNumber.parse(text, lenient: true) else { return nil }
         return fromEpochNumber(number.doubleValue())
+    }
+
+    /// An epoch number in a given unit (`ts: {path: started_at, unit: ms}`), in seconds, when it
+    /// names a time of years 1970 to 9999.
+    public static func fromEpochNumber(_ value: Double, unit: TimeUnit) -> Double? {
+        guard value.isFinite, value >= 0 else { return nil }
+        let seconds = value * unit.seconds
+        return seconds < 253_402_300_800 ? seconds : nil
     }
 
     /// Applies the spec's rule for a numeric `ts`: values below 1e11 are seconds, values from
@@ -86,8 +103,9 @@ public enum Timestamp {
         return Int(high) * 10 + Int(low)
     }
 
-    /// `YYYY-MM-DD[Tt ]hh:mm:ss[.f+][Zz|±hh:mm]`; the caller checked `count >= 19`.
-    private static func parseDateTime(_ text: UnsafeRawBufferPointer) -> Double? {
+    /// `YYYY-MM-DD[Tt ]hh:mm:ss[.f+][Zz|±hh:mm]`; the caller checked `count >= 19`. Also says
+    /// whether the text named its offset (without one, the time is read as UTC here).
+    private static func parseDateTime(_ text: UnsafeRawBufferPointer) -> (seconds: Double, hasOffset: Bool)? {
         guard let century = twoDigits(text, 0), let yearInCentury = twoDigits(text, 2),
             let month = twoDigits(text, 5), let day = twoDigits(text, 8),
             let hour = twoDigits(text, 11), let minute = twoDigits(text, 14),
@@ -128,6 +146,7 @@ public enum Timestamp {
         }
 
         var offsetSeconds = 0
+        let hasOffset = index < text.count
         if index < text.count {
             let zone = text[index]
             if zone == UInt8(ascii: "Z") || zone == UInt8(ascii: "z") {
@@ -147,6 +166,6 @@ public enum Timestamp {
         let days = daysFromCivil(year: year, month: month, day: day)
         // The local time minus its offset from UTC is the UTC time.
         let wholeSeconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offsetSeconds
-        return Double(wholeSeconds) + fraction
+        return (Double(wholeSeconds) + fraction, hasOffset)
     }
 }

@@ -48,12 +48,14 @@ public final class LogIngestor {
         didSet { for parser in parsers.values { parser.notAfterEpochSeconds = notAfterEpochSeconds } }
     }
 
-    private func parser(forFormat format: String) -> RecordParser? {
-        if let parser = parsers[format] { return parser }
+    /// The parser of a format, with an input's zone for timestamps without an offset.
+    private func parser(forFormat format: String, naiveTimezone: String?) -> RecordParser? {
+        let key = naiveTimezone.map { format + "\u{0}" + $0 } ?? format
+        if let parser = parsers[key] { return parser }
         guard let mapping = mappings[format] else { return nil }
-        let parser = RecordParser(mapping: mapping)
+        let parser = RecordParser(mapping: mapping, naiveTimezone: naiveTimezone)
         parser.notAfterEpochSeconds = notAfterEpochSeconds
-        parsers[format] = parser
+        parsers[key] = parser
         return parser
     }
 
@@ -69,10 +71,12 @@ public final class LogIngestor {
     /// Reads `source` to its end as format `format` and counts every line. The last line is
     /// counted even without a trailing newline (the file is taken as complete).
     public func ingest(
-        _ source: any ByteSource, displayPath: String, format: String, redaction: KeyRedaction
+        _ source: any ByteSource, displayPath: String, format: String, redaction: KeyRedaction,
+        naiveTimezone: String? = nil
     ) throws -> FileOutcome {
         var reader = LineReader(maxLineBytes: maxLineBytes)
-        var progress = FileProgress(displayPath: displayPath, format: format, redaction: redaction)
+        var progress = FileProgress(
+            displayPath: displayPath, format: format, redaction: redaction, naiveTimezone: naiveTimezone)
         let readBefore = linesRead
         let rejectedBefore = linesRejected
         try consume(source, reader: &reader, progress: &progress)
@@ -87,6 +91,8 @@ public final class LogIngestor {
         public var displayPath: String
         public var format: String
         public var redaction: KeyRedaction
+        /// The input's zone for timestamps without an offset (nil: the format's).
+        public var naiveTimezone: String?
         /// Rejected lines of this file so far, and how many of them were logged one by one.
         public var rejected: UInt64 = 0
         public var rejectsLogged = 0
@@ -96,10 +102,11 @@ public final class LogIngestor {
         public var rejectsNotLogged: UInt64 = 0
         public var lastRejectLog: Double = 0
 
-        public init(displayPath: String, format: String, redaction: KeyRedaction) {
+        public init(displayPath: String, format: String, redaction: KeyRedaction, naiveTimezone: String? = nil) {
             self.displayPath = displayPath
             self.format = format
             self.redaction = redaction
+            self.naiveTimezone = naiveTimezone
         }
     }
 
@@ -110,7 +117,7 @@ public final class LogIngestor {
     public func consume(
         _ source: any ByteSource, reader: inout LineReader, progress: inout FileProgress, budget: Int = .max
     ) throws -> Bool {
-        guard let parser = parser(forFormat: progress.format) else {
+        guard let parser = parser(forFormat: progress.format, naiveTimezone: progress.naiveTimezone) else {
             preconditionFailure("format \(progress.format) was validated before reading")
         }
         let counters = self.counters
@@ -123,7 +130,7 @@ public final class LogIngestor {
     /// Counts a last line that has no newline (the file is complete), and logs a summary of the
     /// file's rejects and damage.
     public func finish(reader: inout LineReader, progress: inout FileProgress, damage: String?) {
-        guard let parser = parser(forFormat: progress.format) else { return }
+        guard let parser = parser(forFormat: progress.format, naiveTimezone: progress.naiveTimezone) else { return }
         let counters = self.counters
         let redaction = progress.redaction
         reader.finish { event, lineNumber in
@@ -231,18 +238,19 @@ public final class LogIngestor {
     /// `chunkBytes` is how much each parser reads at a time (`ParsingPipeline`).
     public func ingestInParallel(
         _ source: any ByteSource, displayPath: String, format: String, redaction: KeyRedaction, parserCount: Int,
-        chunkBytes: Int = 256 << 10
+        chunkBytes: Int = 256 << 10, naiveTimezone: String? = nil
     ) throws -> FileOutcome {
         guard let mapping = mappings[format] else {
             preconditionFailure("format \(format) was validated before reading")
         }
-        var progress = FileProgress(displayPath: displayPath, format: format, redaction: redaction)
+        var progress = FileProgress(
+            displayPath: displayPath, format: format, redaction: redaction, naiveTimezone: naiveTimezone)
         let readBefore = linesRead
         let rejectedBefore = linesRejected
         let counters = self.counters
         let pipeline = ParsingPipeline(
             source: source, mapping: mapping, maxLineBytes: maxLineBytes, parserCount: parserCount,
-            chunkBytes: chunkBytes)
+            chunkBytes: chunkBytes, naiveTimezone: naiveTimezone, notAfterEpochSeconds: notAfterEpochSeconds)
         while let batch = try pipeline.next() {
             batch.warmDimensions()
             for line in batch.parsed {

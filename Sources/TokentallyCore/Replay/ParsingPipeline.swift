@@ -30,10 +30,16 @@ public final class ParsingPipeline {
     ///   - parserCount: threads that read and parse; at least 1.
     ///   - chunkBytes: bytes read from the source at a time, the lines of one batch.
     public init(
-        source: any ByteSource, mapping: FieldMapping, maxLineBytes: Int, parserCount: Int, chunkBytes: Int = 256 << 10
+        source: any ByteSource, mapping: FieldMapping, maxLineBytes: Int, parserCount: Int, chunkBytes: Int = 256 << 10,
+        naiveTimezone: String? = nil, notAfterEpochSeconds: Double = .infinity
     ) {
         let parserCount = max(parserCount, 1)
-        callerParser = RecordParser(mapping: mapping)
+        @Sendable func makeParser() -> RecordParser {
+            let parser = RecordParser(mapping: mapping, naiveTimezone: naiveTimezone)
+            parser.notAfterEpochSeconds = notAfterEpochSeconds
+            return parser
+        }
+        callerParser = makeParser()
         // One read's lines, and the partial line held back from the read before when it is not
         // very long: a batch grows only for longer lines.
         let batchBytes = chunkBytes + (64 << 10)
@@ -45,7 +51,7 @@ public final class ParsingPipeline {
             threadCount: parserCount)
         let ring = self.ring
         for _ in 0..<parserCount {
-            let parser = Thread { ring.work(with: RecordParser(mapping: mapping)) }
+            let parser = Thread { ring.work(with: makeParser()) }
             parser.name = "tokentally parser"
             parser.start()
         }

@@ -24,6 +24,8 @@ public struct ReplayJob {
         public var path: String
         public var format: String
         public var redaction: KeyRedaction
+        /// The zone of timestamps without an offset (nil: the format's).
+        public var naiveTimezone: String? = nil
     }
 
     public let configuration: Configuration
@@ -48,9 +50,11 @@ public struct ReplayJob {
     /// pattern and that every path exists. Paths are files (`-` for standard input) or
     /// directories (their rotated sets, oldest first); with no paths, the configured inputs'
     /// globs are read.
+    /// - Parameter naiveTimezone: the zone of timestamps without an offset in the named `paths`
+    ///   (`--naive-timezone`); the configured inputs carry their own.
     public init(
         configuration: Configuration, paths: [String], format: String?, opener: LogFileOpener, logger: Logger,
-        journal: JournalSink? = nil, parserThreads: Int = ReplayJob.defaultParserThreads,
+        journal: JournalSink? = nil, parserThreads: Int = ReplayJob.defaultParserThreads, naiveTimezone: String? = nil,
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) throws(CommandError) {
         self.configuration = configuration
@@ -59,6 +63,10 @@ public struct ReplayJob {
         self.opener = opener
         self.logger = logger
         self.clock = clock
+        if let naiveTimezone, NaiveTimeZone(identifier: naiveTimezone) == nil {
+            throw .usage(
+                "--naive-timezone: unknown time zone \"\(naiveTimezone)\"; use an IANA name such as UTC or Europe/Berlin, or local")
+        }
         if let format, configuration.mapping(forFormat: format) == nil {
             let known = (FormatPreset.allCases.map(\.rawValue) + configuration.formats.keys.sorted())
             throw .usage(
@@ -77,7 +85,10 @@ public struct ReplayJob {
                 }
                 for set in RotatedFileSet.group(matches) {
                     for path in set.paths {
-                        sources.append(Source(path: path, format: format ?? input.format, redaction: input.redactKeys))
+                        sources.append(
+                            Source(
+                                path: path, format: format ?? input.format, redaction: input.redactKeys,
+                                naiveTimezone: naiveTimezone ?? input.naiveTimezone))
                     }
                 }
             }
@@ -85,9 +96,10 @@ public struct ReplayJob {
             let defaultInput = configuration.inputs.first
             let chosenFormat = format ?? defaultInput?.format ?? FormatPreset.tokentally.rawValue
             let redaction = defaultInput?.redactKeys ?? .auto
+            let zone = naiveTimezone ?? defaultInput?.naiveTimezone
             for path in paths {
                 if path == "-" {
-                    sources.append(Source(path: path, format: chosenFormat, redaction: redaction))
+                    sources.append(Source(path: path, format: chosenFormat, redaction: redaction, naiveTimezone: zone))
                     continue
                 }
                 var isDirectory: ObjCBool = false
@@ -99,11 +111,12 @@ public struct ReplayJob {
                     do { sets = try RotatedFileSet.discover(inDirectory: path) } catch { throw .io(error.description) }
                     for set in sets {
                         for file in set.paths {
-                            sources.append(Source(path: file, format: chosenFormat, redaction: redaction))
+                            sources.append(
+                                Source(path: file, format: chosenFormat, redaction: redaction, naiveTimezone: zone))
                         }
                     }
                 } else {
-                    sources.append(Source(path: path, format: chosenFormat, redaction: redaction))
+                    sources.append(Source(path: path, format: chosenFormat, redaction: redaction, naiveTimezone: zone))
                 }
             }
         }
@@ -154,12 +167,13 @@ public struct ReplayJob {
                 if parserThreads > 0 {
                     outcome = try ingestor.ingestInParallel(
                         opened.content, displayPath: source.path, format: source.format, redaction: source.redaction,
-                        parserCount: parserThreads)
+                        parserCount: parserThreads, naiveTimezone: source.naiveTimezone)
                 } else {
                     // Inflating takes about as long as counting: overlap them at least.
                     let content = opened.isGzip ? ReadAheadByteSource(opened.content) : opened.content
                     outcome = try ingestor.ingest(
-                        content, displayPath: source.path, format: source.format, redaction: source.redaction)
+                        content, displayPath: source.path, format: source.format, redaction: source.redaction,
+                        naiveTimezone: source.naiveTimezone)
                 }
                 files.append(
                     FileStatus(
