@@ -61,8 +61,10 @@ private func parse(_ line: String) -> [String: Any]? {
     (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
 }
 
-/// The value at a dotted path, or nil.
+/// The value at a dotted path, or nil; a top-level key that holds dots (Envoy's
+/// `gen_ai.usage.input_tokens`) is looked up whole first.
 private func value(_ object: [String: Any], _ path: String) -> Any? {
+    if let whole = object[path] { return whole }
     var current: Any? = object
     for component in path.split(separator: ".") {
         current = (current as? [String: Any])?[String(component)]
@@ -83,6 +85,8 @@ private struct FormatPaths {
     var requestID: String
     var required: [String]
     var tokens: [String]
+    /// A duration in ms to add to `timestamp` for the completion time (formats that log the start).
+    var duration: String? = nil
 
     static func of(_ format: FormatPreset) -> FormatPaths {
         switch format {
@@ -111,6 +115,31 @@ private struct FormatPaths {
                     "nativeTokens.completion_tokens_details.reasoning_tokens",
                     "nativeFeeTokens.input_cache_write_5_min", "nativeFeeTokens.input_cache_write_1_h",
                 ])
+        case .openrouter:
+            FormatPaths(
+                timestamp: "data.created_at", requestID: "data.id",
+                required: ["data.created_at", "data.model", "data.provider_name"],
+                tokens: [
+                    "data.native_tokens_prompt", "data.native_tokens_completion", "data.native_tokens_cached",
+                    "data.native_tokens_reasoning", "data.tokens_prompt", "data.tokens_completion",
+                ])
+        case .kong:
+            FormatPaths(
+                timestamp: "started_at", requestID: "request.id",
+                required: ["started_at", "ai.proxy.meta.request_model", "ai.proxy.meta.provider_name"],
+                tokens: [
+                    "ai.proxy.usage.prompt_tokens", "ai.proxy.usage.completion_tokens",
+                    "ai.proxy.usage.prompt_tokens_details.cached_tokens",
+                    "ai.proxy.usage.completion_tokens_details.reasoning_tokens",
+                ], duration: "latencies.request")
+        case .envoyAIGateway:
+            FormatPaths(
+                timestamp: "start_time", requestID: "x-request-id",
+                required: ["start_time", "gen_ai.request.model", "gen_ai.provider.name"],
+                tokens: [
+                    "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+                    "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.reasoning_tokens",
+                ], duration: "duration")
         }
     }
 }
@@ -143,6 +172,9 @@ private func succeeded(_ object: [String: Any], _ format: FormatPreset) -> Bool 
         }
     case .litellm: return object["status"] as? String == "success"
     case .zenmux: return (object["cancelled"] as? NSNumber)?.boolValue != true
+    case .openrouter: return (value(object, "data.cancelled") as? NSNumber)?.boolValue != true
+    case .kong: return (200...299).contains((value(object, "response.status") as? NSNumber)?.intValue ?? 0)
+    case .envoyAIGateway: return (200...299).contains((object["response_code"] as? NSNumber)?.intValue ?? 0)
     }
 }
 
@@ -193,7 +225,7 @@ struct SampleLogGeneratorTests {
                     Issue.record("\(path) is not a string: \(line)")
                 }
                 for path in paths.tokens {
-                    if let count = value(object, path), !isWholeAndNonNegative(count) {
+                    if let count = value(object, path), !(count is NSNull), !isWholeAndNonNegative(count) {
                         Issue.record("\(path) is not a whole number ≥ 0: \(line)")
                     }
                 }
@@ -239,8 +271,11 @@ struct SampleLogGeneratorTests {
             totals[format] = sums
         }
         #expect(totals[.tokentally]?.first == 4000)
-        #expect(totals[.tokentally] == totals[.litellm])
-        #expect(totals[.tokentally] == totals[.zenmux])
+        for format in FormatPreset.allCases where format != .envoyAIGateway {
+            #expect(totals[.tokentally] == totals[format], "\(format)")
+        }
+        // Envoy AI Gateway's access log has no cost.
+        #expect(totals[.tokentally]?.dropLast() == totals[.envoyAIGateway]?.dropLast())
     }
 
     @Test(arguments: FormatPreset.allCases)
@@ -251,17 +286,21 @@ struct SampleLogGeneratorTests {
         let (_, store) = try generate(options)
         let start = Double(options.end - 86_400) * 1000
         let end = Double(options.end) * 1000
-        let field = FormatPaths.of(format).timestamp
+        let paths = FormatPaths.of(format)
+        let field = paths.timestamp
         var previousFileLatest = -Double.infinity
         var perHour = [Int](repeating: 0, count: 24)
         for fileLines in store.lines() {
             var earliest = Double.infinity
             var latest = -Double.infinity
             for line in fileLines {
-                guard let object = parse(line), let time = epochMilliseconds(value(object, field)) else {
+                guard let object = parse(line), let logged = epochMilliseconds(value(object, field)) else {
                     Issue.record("no readable \(field): \(line)")
                     continue
                 }
+                // Lines are written as requests complete: a format that logs the start is in order
+                // by its start plus its duration.
+                let time = logged + (paths.duration.flatMap { (value(object, $0) as? NSNumber)?.doubleValue } ?? 0)
                 #expect(time >= start && time < end, "\(field) out of range: \(line)")
                 // Inside a file, a line may be logged a little late, never seconds late.
                 #expect(time > latest - 1000, "more than a second out of order: \(line)")

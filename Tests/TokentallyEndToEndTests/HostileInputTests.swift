@@ -149,7 +149,8 @@ struct HostileInputTests {
             bad(canonicalLine(ts: ts, fields: ["input_tokens": "\"-7\""]), .invalidTokenCount),
             bad(canonicalLine(ts: "\"2026-13-45T99:00:00Z\""), .invalidTimestamp),
             bad(canonicalLine(ts: "\"not a time\""), .invalidTimestamp),
-            bad("{\"ts\":\(ts),\"model\":\"m\",\"provider\":\"p\"}", .missingField),
+            // No key: counted under __no_key__ (issue 10), not rejected.
+            .good(line("{\"ts\":\(ts),\"model\":\"m\",\"provider\":\"p\"}")),
             bad("{\"api_key\":\"k\",\"model\":\"m\",\"provider\":\"p\"}", .missingField),
             bad(canonicalLine(ts: ts, model: ""), .missingField),
             bad("{\"ts\":\(ts),\"api_key\":\"k\",\"model\":\"m\",\"provider\":null}", .missingField),

@@ -12,9 +12,15 @@ enum BucketPeriod: String, CaseIterable, Sendable {
 
 /// The log formats shipped with tokentally.
 enum LogFormat: String, CaseIterable, Sendable, CustomStringConvertible {
-    case tokentally, litellm, zenmux
+    case tokentally, litellm, zenmux, openrouter, kong
+    case envoyAIGateway = "envoy-ai-gateway"
     var description: String { rawValue }
 }
+
+/// The key a record that names none is counted under, and the provider of records whose
+/// source names none (docs/log-format.md).
+let noKeyPlaceholder = "__no_key__"
+let unknownProvider = "__unknown__"
 
 /// Why a line is rejected, as index.json's `status.rejected` names it.
 enum RejectReason: String, CaseIterable, Sendable, Error {
@@ -28,6 +34,7 @@ enum RejectReason: String, CaseIterable, Sendable, Error {
     case lineTooLong = "line_too_long"
     case invalidUTF8 = "invalid_utf8"
     case nestingTooDeep = "nesting_too_deep"
+    case futureTimestamp = "future_timestamp"
 }
 
 /// One request as the oracle reads it from one line, in canonical terms.
@@ -83,6 +90,9 @@ struct RecordInterpreter: Sendable {
     var format: LogFormat
     /// Deeper nesting than this is `nesting_too_deep`.
     var maxDepth = 128
+    /// The zone of LiteLLM's timestamps written without an offset (the test says which; the
+    /// preset's default is the host's zone).
+    var naiveZone = TimeZone(identifier: "UTC")!
 
     func interpret(_ line: some Collection<UInt8>) -> LineOutcome {
         if line.isEmpty { return .empty }
@@ -100,6 +110,9 @@ struct RecordInterpreter: Sendable {
             case .tokentally: return .record(try canonical(value))
             case .litellm: return .record(try liteLLM(value))
             case .zenmux: return .record(try zenMux(value))
+            case .openrouter: return .record(try openRouter(value))
+            case .kong: return .record(try kong(value))
+            case .envoyAIGateway: return .record(try envoy(value))
             }
         } catch let reason as RejectReason {
             return .rejected(reason)
@@ -114,7 +127,7 @@ struct RecordInterpreter: Sendable {
         var result = UsageRecord(
             epochSeconds: try Self.timestamp(record["ts"]),
             requestID: record["request_id"]?.stringValue,
-            rawAPIKey: try Self.requiredText(record["api_key"]),
+            rawAPIKey: try Self.text(record["api_key"], fallback: noKeyPlaceholder),
             model: try Self.requiredText(record["model"]),
             provider: try Self.requiredText(record["provider"]),
             succeeded: Self.canonicalSuccess(record["status"])
@@ -133,6 +146,32 @@ struct RecordInterpreter: Sendable {
         return result
     }
 
+    /// The first of `values` that is present: not absent, not null, not `""`.
+    private static func firstPresent(_ values: [JSONValue?], absent: Set<String> = []) -> JSONValue? {
+        values.first { value in
+            switch value {
+            case nil, .null?: false
+            case .string(let text)?: !text.isEmpty && !absent.contains(text)
+            default: true
+            }
+        } ?? nil
+    }
+
+    /// A kept text that may be missing: its fallback then (nil: rejected as missing).
+    private static func text(_ value: JSONValue?, fallback: String?) throws -> String {
+        switch value {
+        case nil, .null?:
+            if let fallback { return fallback }
+            throw RejectReason.missingField
+        case .string(let text)? where text.isEmpty:
+            if let fallback { return fallback }
+            throw RejectReason.missingField
+        default:
+            return try requiredText(value)
+        }
+    }
+
+    /// LiteLLM's `StandardLoggingPayload`, read as docs/log-format.md's litellm table says.
     private func liteLLM(_ record: JSONValue) throws -> UsageRecord {
         let succeeded: Bool
         switch record["status"] {
@@ -141,23 +180,48 @@ struct RecordInterpreter: Sendable {
         default: succeeded = false
         }
         var result = UsageRecord(
-            epochSeconds: try Self.timestamp(record["endTime"]),
+            epochSeconds: try liteLLMTime(record["endTime"]),
             requestID: record["id"]?.stringValue,
-            rawAPIKey: try Self.requiredText(record.value(at: ["metadata", "user_api_key_hash"])),
-            model: try Self.requiredText(record["model"]),
+            rawAPIKey: try Self.text(record.value(at: ["metadata", "user_api_key_hash"]), fallback: noKeyPlaceholder),
+            model: try Self.requiredText(Self.firstPresent([record["model_group"], record["model"]])),
             provider: try Self.requiredText(record["custom_llm_provider"]),
             succeeded: succeeded
         )
+        // metadata.usage_object, else (older payloads) response.usage.
+        let usages = [record.value(at: ["metadata", "usage_object"]), record.value(at: ["response", "usage"])]
+        func inUsage(_ paths: [[String]]) -> JSONValue? {
+            Self.firstPresent(usages.flatMap { usage in paths.map { usage?.value(at: $0) } })
+        }
         result.inputTokens = try Self.tokens(record["prompt_tokens"])
         result.outputTokens = try Self.tokens(record["completion_tokens"])
         result.cachedTokens = try Self.tokens(
-            record.value(at: ["metadata", "usage_object", "prompt_tokens_details", "cached_tokens"]))
-        result.reasoningTokens = try Self.tokens(
-            record.value(at: ["metadata", "usage_object", "completion_tokens_details", "reasoning_tokens"]))
+            inUsage([["prompt_tokens_details", "cached_tokens"], ["cache_read_input_tokens"]]))
+        // A total wins over its 5-minute / 1-hour breakdown.
+        var cacheWrites: UInt64? = nil
+        for usage in usages where cacheWrites == nil {
+            if let total = Self.firstPresent([
+                usage?.value(at: ["prompt_tokens_details", "cache_creation_tokens"]),
+                usage?.value(at: ["cache_creation_input_tokens"]),
+            ]) {
+                cacheWrites = try Self.tokens(total)
+                continue
+            }
+            let details = usage?.value(at: ["prompt_tokens_details", "cache_creation_token_details"])
+            let fiveMinutes = details?["ephemeral_5m_input_tokens"]
+            let oneHour = details?["ephemeral_1h_input_tokens"]
+            if Self.firstPresent([fiveMinutes, oneHour]) != nil {
+                cacheWrites = try Self.tokens(fiveMinutes) + Self.tokens(oneHour)
+            }
+        }
+        result.cacheWriteTokens = cacheWrites ?? 0
+        result.reasoningTokens = try Self.tokens(inUsage([["completion_tokens_details", "reasoning_tokens"]]))
+        result.webSearchCalls = try Self.tokens(
+            inUsage([["server_tool_use", "web_search_requests"], ["prompt_tokens_details", "web_search_requests"]]))
         result.latencyMs = try Self.secondsDifferenceMs(end: record["endTime"], start: record["startTime"])
         if record["stream"] == .bool(true) {
-            result.ttftMs = try Self.secondsDifferenceMs(
-                end: record["completionStartTime"], start: record["startTime"])
+            result.ttftMs = try Self.secondsDifferenceMs(end: record["completionStartTime"], start: record["startTime"])
+            // The end time written as the first token's: no first token was seen.
+            if let ttft = result.ttftMs, let latency = result.latencyMs, ttft >= latency { result.ttftMs = nil }
         }
         result.costUSD = try Self.cost(record["response_cost"])
         result.durationSlackMs = 0.002
@@ -165,24 +229,67 @@ struct RecordInterpreter: Sendable {
         return result
     }
 
+    /// A LiteLLM time: epoch seconds, or text; text without an offset is in `naiveZone`.
+    private func liteLLMTime(_ value: JSONValue?) throws -> Double {
+        if case .string(let text)? = value, let naive = Self.naiveSeconds(text, in: naiveZone) { return naive }
+        return try Self.timestamp(value)
+    }
+
+    /// Epoch seconds of `YYYY-MM-DD HH:MM:SS(.f)` with no offset, read in `zone` by Foundation's
+    /// calendar; nil for text with an offset (or not of that form).
+    private static func naiveSeconds(_ text: String, in zone: TimeZone) -> Double? {
+        guard let asUTC = TimestampText.exactEpochSeconds(text), !TimestampText.hasOffset(text) else { return nil }
+        let whole = NSDecimalNumber(decimal: asUTC).doubleValue.rounded(.down)
+        let fraction = NSDecimalNumber(decimal: asUTC).doubleValue - whole
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        var components = calendar.dateComponents(
+            [.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: whole))
+        components.timeZone = zone
+        calendar.timeZone = zone
+        guard let date = calendar.date(from: components) else { return nil }
+        return date.timeIntervalSince1970 + fraction
+    }
+
+    /// `end - start` of two durations in ms; nil when either is missing or it is negative.
+    private func differenceOfDurations(_ end: JSONValue?, _ start: JSONValue?) throws -> Double? {
+        guard let end = try Self.rawDuration(end), let start = try Self.rawDuration(start) else { return nil }
+        let difference = end - start
+        return difference >= 0 ? difference : nil
+    }
+
+    /// ZenMux's two records: the management API's generation record and the console's meta record.
     private func zenMux(_ record: JSONValue) throws -> UsageRecord {
         var result = UsageRecord(
-            epochSeconds: try Self.timestamp(record["createdAt"]),
+            epochSeconds: try Self.timestamp(Self.firstPresent([record["createdAt"], record["createAt"]])),
             requestID: record["generationId"]?.stringValue,
-            rawAPIKey: try Self.requiredText(record["apiKeyId"]),
-            model: try Self.requiredText(record["modelSlug"]),
-            provider: try Self.requiredText(record["providerSlug"]),
+            rawAPIKey: try Self.text(record["apiKeyId"], fallback: noKeyPlaceholder),
+            model: try Self.requiredText(Self.firstPresent([record["modelSlug"], record["model"]])),
+            provider: try Self.text(record["providerSlug"], fallback: unknownProvider),
             succeeded: record["cancelled"] != .bool(true)
         )
         result.inputTokens = try Self.tokens(record.value(at: ["nativeTokens", "prompt_tokens"]))
         result.outputTokens = try Self.tokens(record.value(at: ["nativeTokens", "completion_tokens"]))
         result.cachedTokens = try Self.tokens(
             record.value(at: ["nativeTokens", "prompt_tokens_details", "cached_tokens"]))
-        result.cacheWriteTokens =
-            try Self.tokens(record.value(at: ["nativeFeeTokens", "input_cache_write_5_min"]))
-            + Self.tokens(record.value(at: ["nativeFeeTokens", "input_cache_write_1_h"]))
+        let fee = ["input_cache_write_5_min", "input_cache_write_1_h", "input_cache_write"].map {
+            record.value(at: ["nativeFeeTokens", $0])
+        }
+        let ephemeral = ["ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"].map {
+            record.value(at: ["nativeTokens", "prompt_tokens_details", $0])
+        }
+        if Self.firstPresent(fee) != nil {
+            result.cacheWriteTokens = try fee.reduce(0) { $0 + (try Self.tokens($1)) }
+        } else {
+            result.cacheWriteTokens = try ephemeral.reduce(0) { $0 + (try Self.tokens($1)) }
+        }
         result.reasoningTokens = try Self.tokens(
             record.value(at: ["nativeTokens", "completion_tokens_details", "reasoning_tokens"]))
+        result.webSearchCalls = try Self.tokens(
+            Self.firstPresent([
+                record.value(at: ["nativeFeeTokens", "web_search"]),
+                record.value(at: ["nativeTokens", "prompt_tokens_details", "web_search"]),
+            ]))
         // `latency` is the first-token latency and `generationTime` the rest, both in ms.
         let firstToken = try Self.rawDuration(record["latency"])
         let generation = try Self.rawDuration(record["generationTime"])
@@ -192,9 +299,118 @@ struct RecordInterpreter: Sendable {
         }
         result.ttftMs = firstToken.flatMap { $0 >= 0 ? $0 : nil }
         result.generationMs = generation.flatMap { $0 >= 0 ? $0 : nil }
-        result.costUSD = try Self.cost(record["billAmount"])
+        result.costUSD = try Self.cost(
+            Self.firstPresent([
+                record["billAmount"], record.value(at: ["ratingResponses", "billAmount"]), record["usage"],
+            ]))
         Self.deriveGeneration(&result)
         return result
+    }
+
+    /// OpenRouter's generation record, `{"data": {...}}`: no key; `latency` is the time to the
+    /// first token and `generation_time` the whole generation.
+    private func openRouter(_ record: JSONValue) throws -> UsageRecord {
+        let data = record["data"]
+        var result = UsageRecord(
+            epochSeconds: try Self.timestamp(data?["created_at"]),
+            requestID: data?["id"]?.stringValue,
+            rawAPIKey: noKeyPlaceholder,
+            model: try Self.requiredText(data?["model"]),
+            provider: try Self.text(data?["provider_name"], fallback: unknownProvider),
+            succeeded: data?["cancelled"] != .bool(true)
+        )
+        result.inputTokens = try Self.tokens(Self.firstPresent([data?["native_tokens_prompt"], data?["tokens_prompt"]]))
+        result.outputTokens = try Self.tokens(
+            Self.firstPresent([data?["native_tokens_completion"], data?["tokens_completion"]]))
+        result.cachedTokens = try Self.tokens(data?["native_tokens_cached"])
+        result.reasoningTokens = try Self.tokens(data?["native_tokens_reasoning"])
+        result.latencyMs = try Self.duration(data?["generation_time"])
+        result.ttftMs = try Self.duration(data?["latency"])
+        result.generationMs = try differenceOfDurations(data?["generation_time"], data?["latency"])
+        result.costUSD = try Self.cost(data?["total_cost"])
+        Self.deriveGeneration(&result)
+        return result
+    }
+
+    /// Kong's log entry: the AI Proxy statistics under `ai.proxy`, `ai["ai-proxy"]` or `ai`;
+    /// `started_at` in epoch ms; the consumer's username or id as the key.
+    private func kong(_ record: JSONValue) throws -> UsageRecord {
+        let sections = [record.value(at: ["ai", "proxy"]), record.value(at: ["ai", "ai-proxy"]), record["ai"]]
+        func ai(_ paths: [[String]]) -> JSONValue? {
+            Self.firstPresent(sections.flatMap { section in paths.map { section?.value(at: $0) } }, absent: ["UNSPECIFIED"])
+        }
+        let status = record.value(at: ["response", "status"])
+        var result = UsageRecord(
+            epochSeconds: try Self.epochTimestamp(record["started_at"], secondsPerUnit: 0.001),
+            requestID: record.value(at: ["request", "id"])?.stringValue,
+            rawAPIKey: try Self.text(
+                Self.firstPresent([record.value(at: ["consumer", "username"]), record.value(at: ["consumer", "id"])]),
+                fallback: noKeyPlaceholder),
+            model: try Self.requiredText(ai([["meta", "request_model"], ["meta", "response_model"]])),
+            provider: try Self.requiredText(ai([["meta", "provider_name"]])),
+            succeeded: Self.httpSuccess(status)
+        )
+        result.inputTokens = try Self.tokens(ai([["usage", "prompt_tokens"], ["usage", "prompt_token"]]))
+        result.outputTokens = try Self.tokens(ai([["usage", "completion_tokens"], ["usage", "completion_token"]]))
+        result.cachedTokens = try Self.tokens(ai([["usage", "prompt_tokens_details", "cached_tokens"]]))
+        result.reasoningTokens = try Self.tokens(ai([["usage", "completion_tokens_details", "reasoning_tokens"]]))
+        result.latencyMs = try Self.duration(record.value(at: ["latencies", "request"]))
+        result.ttftMs = try Self.duration(ai([["usage", "time_to_first_token"]]))
+        result.costUSD = try Self.cost(ai([["usage", "cost"]]))
+        Self.deriveGeneration(&result)
+        return result
+    }
+
+    /// Envoy AI Gateway's access log: top-level keys with dots in them; `"-"` is no value.
+    private func envoy(_ record: JSONValue) throws -> UsageRecord {
+        func field(_ key: String) -> JSONValue? {
+            let value = record[key]
+            return value == .string("-") ? nil : value
+        }
+        var result = UsageRecord(
+            epochSeconds: try Self.timestamp(field("start_time")),
+            requestID: field("x-request-id")?.stringValue,
+            rawAPIKey: try Self.text(
+                Self.firstPresent([field("x-tenant-id"), field("x-client-id")]), fallback: noKeyPlaceholder),
+            model: try Self.requiredText(
+                Self.firstPresent([field("gen_ai.request.model"), field("gen_ai.response.model")])),
+            provider: try Self.requiredText(field("gen_ai.provider.name")),
+            succeeded: Self.httpSuccess(field("response_code"))
+        )
+        result.inputTokens = try Self.tokens(field("gen_ai.usage.input_tokens"))
+        result.outputTokens = try Self.tokens(field("gen_ai.usage.output_tokens"))
+        result.cachedTokens = try Self.tokens(field("gen_ai.usage.cache_read.input_tokens"))
+        result.cacheWriteTokens = try Self.tokens(field("gen_ai.usage.cache_creation.input_tokens"))
+        result.reasoningTokens = try Self.tokens(field("gen_ai.usage.reasoning_tokens"))
+        result.latencyMs = try Self.duration(field("duration"))
+        result.ttftMs = try Self.duration(field("token_latency_ttft"))
+        Self.deriveGeneration(&result)
+        return result
+    }
+
+    /// An HTTP status (a number, or digits in a string; `200.0` is 200) of 2xx; absent is success.
+    private static func httpSuccess(_ value: JSONValue?) -> Bool {
+        switch value {
+        case nil, .null?: return true
+        case .number(let text)?:
+            guard let number = Decimal(string: text), isWhole(number) else { return false }
+            return number >= 200 && number <= 299
+        case .string(let text)?:
+            guard let code = Int(text) else { return false }
+            return (200...299).contains(code)
+        default: return false
+        }
+    }
+
+    /// An epoch number in a fixed unit, in seconds.
+    private static func epochTimestamp(_ value: JSONValue?, secondsPerUnit: Double) throws -> Double {
+        switch value {
+        case nil, .null?: throw RejectReason.missingField
+        case .number(let text)?:
+            guard let number = Double(text), number.isFinite, number >= 0 else { throw RejectReason.invalidTimestamp }
+            return number * secondsPerUnit
+        default: return try timestamp(value)
+        }
     }
 
     /// Without a generation time: `latency - ttft` when both exist, else the latency.
@@ -343,6 +559,14 @@ enum TimestampText {
     /// Epoch seconds of `YYYY-MM-DD(T|t| )HH:MM:SS(.fraction)?(Z|z|±HH:MM)?`; no offset means UTC.
     static func epochSeconds(_ text: String) -> Double? {
         exactEpochSeconds(text).map { NSDecimalNumber(decimal: $0).doubleValue }
+    }
+
+    /// Whether the text ends in an offset (`Z`, `+05:30`): without one it is a wall-clock time.
+    static func hasOffset(_ text: String) -> Bool {
+        guard text.utf8.count > 19 else { return false }
+        if text.hasSuffix("Z") || text.hasSuffix("z") { return true }
+        let tail = Array(text.utf8.suffix(6))
+        return tail.count == 6 && (tail[0] == 0x2B || tail[0] == 0x2D) && tail[3] == 0x3A
     }
 
     /// The same, as an exact decimal (the fraction keeps every digit written).
@@ -675,8 +899,12 @@ struct UsageOracle {
     /// Every line's outcome in order, for tests that check a corpus line by line.
     private(set) var outcomes: [LineOutcome] = []
 
-    init(format: LogFormat, timeZone: TimeZone = TimeZone(identifier: "UTC")!) {
-        self.interpreter = RecordInterpreter(format: format)
+    /// - Parameter naiveZone: the zone of timestamps without an offset (LiteLLM's text times).
+    init(
+        format: LogFormat, timeZone: TimeZone = TimeZone(identifier: "UTC")!,
+        naiveZone: TimeZone = TimeZone(identifier: "UTC")!
+    ) {
+        self.interpreter = RecordInterpreter(format: format, naiveZone: naiveZone)
         self.timeZone = timeZone
     }
 
