@@ -1,15 +1,34 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
-// The targets follow the data: the core library reads files into lines, lines into records,
-// records into counters and counters into snapshots; `TokentallyNative` is the one module that
-// touches C libraries; `tokentally` is a thin command on top.
+// The targets follow the data, and the compiler keeps them one-way: a target may use only the
+// ones before it.
+//
+//   TokentallySystem        syscalls, atomic files, clocks, locks, the frozen CRC-64, errors
+//   TokentallyReading       files → lines → records: byte sources, line reader, JSON scanner,
+//                           record parser, presets, the parallel parsing pipeline
+//   TokentallyCounting      records → counters: calendar, interned dimensions, sketches, usage
+//                           counters, key redaction, and the ingestor that feeds them
+//   TokentallyOutput        counters → snapshots: reports, JSON encoding, the atomic writer
+//   TokentallyConfiguration the YAML config and its validation
+//   TokentallyReplay        the one-pass driver of the pipeline
+//   TokentallyDaemon        the live driver: following, the checkpoint, the schedule, services
+//   TokentallySamples       the sample log generator (tokentally generate), apart from the rest
+//   TokentallyNative        the one module that touches C (zlib, libsystemd)
+//   TokentallyCommand       the `tokentally` executable
+//
+// Warnings are errors in the project's own targets (not in its dependencies'). The hot path
+// opts out of the run-time exclusivity checks property by property, in the source
+// (`@exclusivity(unchecked)`, docs/performance.md), so no target needs unsafe flags and the
+// package can be a dependency of another.
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
 let package = Package(
     name: "tokentally",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tokentally", targets: ["TokentallyCommand"]),
-        .library(name: "TokentallyCore", targets: ["TokentallyCore"]),
+        .library(name: "TokentallyReading", targets: ["TokentallyReading"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -18,44 +37,67 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        .systemLibrary(
-            name: "CZlib",
-            pkgConfig: "zlib",
-            providers: [.apt(["zlib1g-dev"])]
-        ),
+        .target(name: "TokentallySystem", swiftSettings: strict),
+        .target(name: "TokentallyReading", dependencies: ["TokentallySystem"], swiftSettings: strict),
         .target(
-            name: "TokentallyCore",
+            name: "TokentallyCounting",
+            dependencies: ["TokentallySystem", "TokentallyReading", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .target(
+            name: "TokentallyOutput", dependencies: ["TokentallySystem", "TokentallyReading", "TokentallyCounting"],
+            swiftSettings: strict),
+        .target(
+            name: "TokentallyConfiguration",
             dependencies: [
-                .product(name: "Logging", package: "swift-log"),
+                "TokentallySystem", "TokentallyReading", "TokentallyCounting",
                 .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "TokentallyReplay",
+            dependencies: [
+                "TokentallySystem", "TokentallyReading", "TokentallyCounting", "TokentallyOutput",
+                "TokentallyConfiguration", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "TokentallyDaemon",
+            dependencies: [
+                "TokentallySystem", "TokentallyReading", "TokentallyCounting", "TokentallyOutput",
+                "TokentallyConfiguration", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
-        ),
-        .systemLibrary(
-            name: "CSystemd",
-            pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]
-        ),
+            ],
+            swiftSettings: strict),
+        .target(name: "TokentallySamples", dependencies: ["TokentallySystem", "TokentallyReading"], swiftSettings: strict),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(
             name: "TokentallyNative",
-            dependencies: ["CZlib", "CSystemd", "TokentallyCore"]
-        ),
+            dependencies: ["CZlib", "CSystemd", "TokentallySystem", "TokentallyReading", "TokentallySamples"],
+            swiftSettings: strict),
         .executableTarget(
             name: "TokentallyCommand",
             dependencies: [
-                "TokentallyCore",
+                "TokentallySystem", "TokentallyReading", "TokentallyCounting", "TokentallyOutput",
+                "TokentallyConfiguration", "TokentallyReplay", "TokentallyDaemon", "TokentallySamples",
                 "TokentallyNative",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "TokentallyCoreTests",
+            dependencies: [
+                "TokentallySystem", "TokentallyReading", "TokentallyCounting", "TokentallyOutput",
+                "TokentallyConfiguration", "TokentallyReplay", "TokentallyDaemon", "TokentallySamples",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
-            name: "TokentallyCoreTests",
-            dependencies: ["TokentallyCore", .product(name: "Logging", package: "swift-log")]
-        ),
-        .testTarget(name: "TokentallyNativeTests", dependencies: ["TokentallyNative", "TokentallyCore"]),
+            name: "TokentallyNativeTests",
+            dependencies: ["TokentallyNative", "TokentallyReading", "TokentallySamples"]),
         // The end-to-end tests run the built `tokentally` binary; depending on the command makes
         // `swift test` build it. They import no project module: their oracle is independent.
         .testTarget(
@@ -66,15 +108,8 @@ let package = Package(
     ]
 )
 
-// Release builds of the core skip the run-time exclusivity checks on its hot path (they cost
-// about 13% of replay time, docs/performance.md); debug builds, which the tests use, keep them.
-for target in package.targets where target.name == "TokentallyCore" {
-    let unchecked = SwiftSetting.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
-    target.swiftSettings = (target.swiftSettings ?? []) + [unchecked]
-}
-
-// Benchmarks (issue 5, docs/performance.md): added only when TOKENTALLY_BENCHMARKS is set, so
-// that ordinary builds and CI neither fetch nor build ordo-one/benchmark. Run them with
+// Benchmarks (docs/performance.md): added only when TOKENTALLY_BENCHMARKS is set, so that
+// ordinary builds and CI neither fetch nor build ordo-one/benchmark. Run them with
 //   TOKENTALLY_BENCHMARKS=1 swift package --scratch-path .build-bench benchmark
 if Context.environment["TOKENTALLY_BENCHMARKS"] != nil {
     package.dependencies.append(
@@ -83,8 +118,8 @@ if Context.environment["TOKENTALLY_BENCHMARKS"] != nil {
         .executableTarget(
             name: "TokentallyBenchmarks",
             dependencies: [
-                "TokentallyCore",
-                "TokentallyNative",
+                "TokentallySystem", "TokentallyReading", "TokentallyCounting", "TokentallyOutput",
+                "TokentallySamples", "TokentallyNative",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/TokentallyBenchmarks",
@@ -92,12 +127,14 @@ if Context.environment["TOKENTALLY_BENCHMARKS"] != nil {
         ))
 }
 
-// The fuzz target (issue 9, scripts/fuzz): added only when TOKENTALLY_FUZZ is set. It is built
-// with `-sanitize=fuzzer` for every module (coverage for libFuzzer, which supplies `main`), so
-// it has no `main` of its own:
+// The fuzz target (scripts/fuzz): added only when TOKENTALLY_FUZZ is set. It is built with
+// `-sanitize=fuzzer` for every module (coverage for libFuzzer), and hands its entry point to
+// libFuzzer's driver:
 //   TOKENTALLY_FUZZ=1 swift build -c release --scratch-path .build-fuzz --product TokentallyFuzz \
 //     -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library
 if Context.environment["TOKENTALLY_FUZZ"] != nil {
     package.targets.append(
-        .executableTarget(name: "TokentallyFuzz", dependencies: ["TokentallyCore"], path: "Tests/TokentallyFuzz"))
+        .executableTarget(
+            name: "TokentallyFuzz", dependencies: ["TokentallySystem", "TokentallyReading"], path: "Tests/TokentallyFuzz",
+            exclude: ["seeds.jsonl"]))
 }

@@ -10,7 +10,11 @@
 
 import Benchmark
 import Logging
-import TokentallyCore
+import TokentallySystem
+import TokentallyReading
+import TokentallyCounting
+import TokentallyOutput
+import TokentallySamples
 import TokentallyNative
 
 #if canImport(Glibc)

@@ -1,8 +1,15 @@
+import TokentallySystem
+import TokentallyReading
+import TokentallyCounting
+import TokentallyOutput
+import TokentallyConfiguration
+import TokentallyReplay
+import TokentallyDaemon
+import TokentallySamples
 import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
-import TokentallyCore
 import TokentallyNative
 
 @main

@@ -1,5 +1,7 @@
+import TokentallySystem
+import TokentallyReading
+import TokentallySamples
 import CZlib
-import TokentallyCore
 
 /// The decompressed content of a gzip file, member after member (`cat a.gz b.gz` is one stream).
 ///

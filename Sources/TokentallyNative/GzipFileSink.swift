@@ -1,5 +1,7 @@
+import TokentallySystem
+import TokentallyReading
+import TokentallySamples
 import CZlib
-import TokentallyCore
 
 #if canImport(Glibc)
     import Glibc

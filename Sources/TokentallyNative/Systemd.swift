@@ -1,7 +1,9 @@
+import TokentallySystem
+import TokentallyReading
+import TokentallySamples
 import CSystemd
 import Foundation
 import Logging
-import TokentallyCore
 
 #if canImport(Glibc)
 import Glibc

@@ -1,7 +1,14 @@
 import Foundation
 import Testing
 
-@testable import TokentallyCore
+@testable import TokentallySystem
+@testable import TokentallyReading
+@testable import TokentallyCounting
+@testable import TokentallyOutput
+@testable import TokentallyConfiguration
+@testable import TokentallyReplay
+@testable import TokentallyDaemon
+@testable import TokentallySamples
 
 @Suite struct FileIdentityTests {
     @Test func crc64IsTheECMA182CheckValue() {
@@ -25,7 +32,7 @@ import Testing
     @Test func legacyFingerprintsStillMatchTheirFiles() {
         let prefix = Array(#"{"ts":"2026-11-28T10:00:00Z","api_key":"k","model":"m","provider":"p"}"#.utf8)
         let legacy = prefix.withUnsafeBytes {
-            ContentFingerprint(length: $0.count, hash: ContentFingerprint.legacyHash($0), algorithm: .legacy)
+            ContentFingerprint(length: $0.count, hash: FrozenHash.legacy($0), algorithm: .legacy)
         }
         // The value the hash gave before it was frozen here (ByteStringInterner.hash).
         #expect(legacy.hash == prefix.withUnsafeBytes { ByteStringInterner.hash($0) })

@@ -1,6 +1,13 @@
 import Testing
 
-@testable import TokentallyCore
+@testable import TokentallySystem
+@testable import TokentallyReading
+@testable import TokentallyCounting
+@testable import TokentallyOutput
+@testable import TokentallyConfiguration
+@testable import TokentallyReplay
+@testable import TokentallyDaemon
+@testable import TokentallySamples
 
 /// A byte source that hands out its bytes in chunks of chosen sizes.
 private final class ChunkedSource: ByteSource {

@@ -1,7 +1,14 @@
 import Foundation
 import Testing
 
-@testable import TokentallyCore
+@testable import TokentallySystem
+@testable import TokentallyReading
+@testable import TokentallyCounting
+@testable import TokentallyOutput
+@testable import TokentallyConfiguration
+@testable import TokentallyReplay
+@testable import TokentallyDaemon
+@testable import TokentallySamples
 
 /// Issue 10's mapping features, through the real parser: alternatives, defaults, dotted keys,
 /// units, absent values, the time zone of offset-less times, and the key placeholder.

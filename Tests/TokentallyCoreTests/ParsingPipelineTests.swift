@@ -2,7 +2,14 @@ import Foundation
 import Logging
 import Testing
 
-@testable import TokentallyCore
+@testable import TokentallySystem
+@testable import TokentallyReading
+@testable import TokentallyCounting
+@testable import TokentallyOutput
+@testable import TokentallyConfiguration
+@testable import TokentallyReplay
+@testable import TokentallyDaemon
+@testable import TokentallySamples
 
 /// Bytes handed out a few at a time, optionally failing after `failAfter` bytes.
 private final class MemorySource: ByteSource {

@@ -1,7 +1,14 @@
 import Foundation
 import Testing
 
-@testable import TokentallyCore
+@testable import TokentallySystem
+@testable import TokentallyReading
+@testable import TokentallyCounting
+@testable import TokentallyOutput
+@testable import TokentallyConfiguration
+@testable import TokentallyReplay
+@testable import TokentallyDaemon
+@testable import TokentallySamples
 
 /// The exact quantile with the definition the sketch documents: the value of rank
 /// max(1, ceil(q·n)) (1-based) in ascending order.

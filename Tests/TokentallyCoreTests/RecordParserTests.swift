@@ -1,6 +1,13 @@
 import Testing
 
-@testable import TokentallyCore
+@testable import TokentallySystem
+@testable import TokentallyReading
+@testable import TokentallyCounting
+@testable import TokentallyOutput
+@testable import TokentallyConfiguration
+@testable import TokentallyReplay
+@testable import TokentallyDaemon
+@testable import TokentallySamples
 
 /// Parses one line with a preset and returns the outcome and the record.
 private func parse(_ line: String, _ preset: FormatPreset = .tokentally) -> (RecordParser.Outcome, GatewayRecord) {

@@ -1,7 +1,14 @@
 import Foundation
 import Testing
 
-import TokentallyCore
+@testable import TokentallySystem
+@testable import TokentallyReading
+@testable import TokentallyCounting
+@testable import TokentallyOutput
+@testable import TokentallyConfiguration
+@testable import TokentallyReplay
+@testable import TokentallyDaemon
+@testable import TokentallySamples
 
 /// The generator's files, kept in memory: each sink appends to its entry here.
 private final class MemoryFiles {

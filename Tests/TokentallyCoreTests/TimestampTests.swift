@@ -1,7 +1,14 @@
 import Foundation
 import Testing
 
-@testable import TokentallyCore
+@testable import TokentallySystem
+@testable import TokentallyReading
+@testable import TokentallyCounting
+@testable import TokentallyOutput
+@testable import TokentallyConfiguration
+@testable import TokentallyReplay
+@testable import TokentallyDaemon
+@testable import TokentallySamples
 
 private func parse(_ text: String) -> Double? {
     var text = text

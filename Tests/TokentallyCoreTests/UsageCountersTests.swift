@@ -1,7 +1,14 @@
 import Foundation
 import Testing
 
-@testable import TokentallyCore
+@testable import TokentallySystem
+@testable import TokentallyReading
+@testable import TokentallyCounting
+@testable import TokentallyOutput
+@testable import TokentallyConfiguration
+@testable import TokentallyReplay
+@testable import TokentallyDaemon
+@testable import TokentallySamples
 
 private func counters(retentionDays: Int = 62, maxSeries: Int = 1_000_000) throws -> UsageCounters {
     UsageCounters(

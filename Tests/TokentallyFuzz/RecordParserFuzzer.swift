@@ -1,5 +1,5 @@
 import Foundation
-import TokentallyCore
+import TokentallyReading
 
 // A libFuzzer target (scripts/fuzz): the JSON field scanner and the record parser of every
 // preset, on arbitrary bytes. A crash, a hang (libFuzzer's -timeout), or a line that the

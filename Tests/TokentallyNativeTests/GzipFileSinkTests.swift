@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import TokentallyCore
+import TokentallyReading
+import TokentallySamples
 import TokentallyNative
 
 /// A fresh directory under the system's temporary directory, removed by `remove()`.

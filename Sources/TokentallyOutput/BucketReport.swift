@@ -1,0 +1,229 @@
+import TokentallySystem
+import TokentallyReading
+import TokentallyCounting
+
+/// A rollup row: counters plus performance, for totals, one model, one provider or one pair.
+public struct RollupReport: Hashable, Sendable {
+    public var counters: CounterValues
+    public var performance: PerformanceSummary
+    public init(counters: CounterValues, performance: PerformanceSummary) {
+        self.counters = counters
+        self.performance = performance
+    }
+}
+
+/// One request named in the highlights.
+public struct RequestHighlight: Hashable, Sendable {
+    public var requestID: String?
+    public var model: String
+    public var provider: String
+    public var latencyMs: Double
+    public init(requestID: String?, model: String, provider: String, latencyMs: Double) {
+        self.requestID = requestID
+        self.model = model
+        self.provider = provider
+        self.latencyMs = latencyMs
+    }
+}
+
+/// snapshot.md's `highlights`. A name is nil when no candidate has `min_requests` requests.
+public struct HighlightsReport: Hashable, Sendable {
+    public var primaryProvider: String?
+    public var providerCount: Int
+    public var fastestProvider: String?
+    public var fastestModel: String?
+    public var slowestModel: String?
+    public var highestThroughputModel: String?
+    public var lowestThroughputModel: String?
+    public var fastestRequest: RequestHighlight?
+    public var slowestRequest: RequestHighlight?
+    public var minRequests: Int
+
+    public init(
+        primaryProvider: String? = nil, providerCount: Int = 0, fastestProvider: String? = nil,
+        fastestModel: String? = nil, slowestModel: String? = nil, highestThroughputModel: String? = nil,
+        lowestThroughputModel: String? = nil, fastestRequest: RequestHighlight? = nil,
+        slowestRequest: RequestHighlight? = nil, minRequests: Int = 20
+    ) {
+        self.primaryProvider = primaryProvider
+        self.providerCount = providerCount
+        self.fastestProvider = fastestProvider
+        self.fastestModel = fastestModel
+        self.slowestModel = slowestModel
+        self.highestThroughputModel = highestThroughputModel
+        self.lowestThroughputModel = lowestThroughputModel
+        self.fastestRequest = fastestRequest
+        self.slowestRequest = slowestRequest
+        self.minRequests = minRequests
+    }
+}
+
+/// One series row: an (api key, model, provider) triple and its counters.
+public struct SeriesReport: Hashable, Sendable {
+    public var apiKey: String
+    public var model: String
+    public var provider: String
+    public var counters: CounterValues
+    public init(apiKey: String, model: String, provider: String, counters: CounterValues) {
+        self.apiKey = apiKey
+        self.model = model
+        self.provider = provider
+        self.counters = counters
+    }
+}
+
+/// Everything one bucket file holds, in the order it is written. Rows are already sorted:
+/// objects by name, arrays by requests (most first), then by names.
+public struct BucketReport: Hashable, Sendable {
+    public var period: Period
+    /// `2026-11-28`, `2026-W48` or `2026-11`.
+    public var label: String
+    /// Bucket bounds as Unix seconds (UTC); `end` is exclusive.
+    public var startEpochSeconds: Int64
+    public var endEpochSeconds: Int64
+    public var timezone: String
+    public var host: String
+    public var generatedAtEpochSeconds: Int64
+    public var totals: RollupReport
+    public var byModel: [(name: String, rollup: RollupReport)]
+    public var byProvider: [(name: String, rollup: RollupReport)]
+    public var byModelProvider: [(model: String, provider: String, rollup: RollupReport)]
+    public var byKey: [(name: String, counters: CounterValues)]
+    public var series: [SeriesReport]
+    public var highlights: HighlightsReport
+
+    public init(
+        period: Period, label: String, startEpochSeconds: Int64, endEpochSeconds: Int64, timezone: String,
+        host: String, generatedAtEpochSeconds: Int64, totals: RollupReport,
+        byModel: [(name: String, rollup: RollupReport)], byProvider: [(name: String, rollup: RollupReport)],
+        byModelProvider: [(model: String, provider: String, rollup: RollupReport)],
+        byKey: [(name: String, counters: CounterValues)], series: [SeriesReport], highlights: HighlightsReport
+    ) {
+        self.period = period
+        self.label = label
+        self.startEpochSeconds = startEpochSeconds
+        self.endEpochSeconds = endEpochSeconds
+        self.timezone = timezone
+        self.host = host
+        self.generatedAtEpochSeconds = generatedAtEpochSeconds
+        self.totals = totals
+        self.byModel = byModel
+        self.byProvider = byProvider
+        self.byModelProvider = byModelProvider
+        self.byKey = byKey
+        self.series = series
+        self.highlights = highlights
+    }
+
+    public static func == (lhs: BucketReport, rhs: BucketReport) -> Bool {
+        lhs.period == rhs.period && lhs.label == rhs.label && lhs.generatedAtEpochSeconds == rhs.generatedAtEpochSeconds
+    }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(period)
+        hasher.combine(label)
+    }
+}
+
+/// One followed or replayed file, as index.json's status lists it.
+public struct FileStatus: Hashable, Sendable {
+    public var path: String
+    /// `dev:inode` while known, plus a fingerprint of the first decompressed bytes.
+    public var device: UInt64?
+    public var inode: UInt64?
+    public var fingerprint: String?
+    public var compressed: Bool
+    /// Committed offset in decompressed bytes.
+    public var offset: UInt64
+    /// Bytes not yet read (for a gzip file, compressed bytes left), 0 when finished.
+    public var lagBytes: UInt64
+    public var finished: Bool
+    /// Damage found (a cut-short gzip member, a read error), if any.
+    public var damage: String?
+    /// Why the file matched by an input cannot be read now (permissions, no free descriptor),
+    /// if so; it is retried at every scan.
+    public var error: String?
+
+    public init(
+        path: String, device: UInt64? = nil, inode: UInt64? = nil, fingerprint: String? = nil, compressed: Bool,
+        offset: UInt64, lagBytes: UInt64, finished: Bool, damage: String? = nil, error: String? = nil
+    ) {
+        self.error = error
+        self.path = path
+        self.device = device
+        self.inode = inode
+        self.fingerprint = fingerprint
+        self.compressed = compressed
+        self.offset = offset
+        self.lagBytes = lagBytes
+        self.finished = finished
+        self.damage = damage
+    }
+}
+
+/// index.json's `status` section.
+public struct IngestStatus: Hashable, Sendable {
+    public var linesRead: UInt64 = 0
+    public var linesCounted: UInt64 = 0
+    public var linesEmpty: UInt64 = 0
+    /// Rejected lines by reason code (`invalid_json`, `missing_field`, ...).
+    public var rejected: [String: UInt64] = [:]
+    /// Events older than retention, by period.
+    public var lateDropped: [Period: UInt64] = [:]
+    /// Records counted under `__overflow__` because `limits.max_series` was reached.
+    public var overflowRecords: UInt64 = 0
+    public var seriesLimit: Int = 0
+    public var seriesCount: Int = 0
+    public var linesPerSecond: Double? = nil
+    public var lastCommitEpochSeconds: Int64? = nil
+    /// How the daemon's state commits are going; nil for `replay`, which keeps no state.
+    public var commits: OperationHealth? = nil
+    /// How writing snapshot files is going.
+    public var snapshotWrites = OperationHealth()
+    public var files: [FileStatus] = []
+    public init() {}
+}
+
+/// The last success and the last failure of a repeated write (state commits, snapshot files),
+/// so that `status` shows a full disk instead of hiding it behind a fresh `generated_at`.
+public struct OperationHealth: Hashable, Sendable {
+    public var lastSuccessEpochSeconds: Int64? = nil
+    public var lastErrorEpochSeconds: Int64? = nil
+    /// The last failure's one line, kept until the next success clears `consecutiveFailures`
+    /// (the line stays, for the record).
+    public var lastError: String? = nil
+    /// Failures since the last success.
+    public var consecutiveFailures: UInt64 = 0
+
+    public init() {}
+
+    public mutating func succeeded(at time: Int64) {
+        lastSuccessEpochSeconds = time
+        consecutiveFailures = 0
+    }
+
+    public mutating func failed(at time: Int64, _ message: String) {
+        lastErrorEpochSeconds = time
+        lastError = message
+        consecutiveFailures &+= 1
+    }
+}
+
+/// Everything index.json holds.
+public struct IndexReport: Hashable, Sendable {
+    public var generatedAtEpochSeconds: Int64
+    public var host: String
+    public var timezone: String
+    /// Retained bucket labels per period, oldest first.
+    public var buckets: [Period: [String]]
+    public var status: IngestStatus
+    public init(
+        generatedAtEpochSeconds: Int64, host: String, timezone: String, buckets: [Period: [String]],
+        status: IngestStatus
+    ) {
+        self.generatedAtEpochSeconds = generatedAtEpochSeconds
+        self.host = host
+        self.timezone = timezone
+        self.buckets = buckets
+        self.status = status
+    }
+}

@@ -1,0 +1,152 @@
+import TokentallyCounting
+import TokentallyReading
+import TokentallySystem
+
+extension UsageCounters {
+    /// Builds the report of one retained bucket, or nil if it is not retained.
+    public func report(
+        _ period: Period, ordinal: Int32, host: String, timezone: String, generatedAt: Int64, minRequests: Int
+    ) -> BucketReport? {
+        guard let bucket = bucket(period, ordinal: ordinal) else { return nil }
+        foldUnfoldedPerformance()
+        let interval = calendar.interval(period, ordinal: ordinal)
+        return BucketReportBuilder(counters: self, bucket: bucket).build(
+            label: calendar.label(period, ordinal: ordinal), start: interval.start, end: interval.end, host: host,
+            timezone: timezone, generatedAt: generatedAt, minRequests: minRequests)
+    }
+}
+
+/// Turns one bucket's cells and accumulators into the rows of a `BucketReport`.
+struct BucketReportBuilder {
+    let counters: UsageCounters
+    let bucket: BucketAccumulator
+
+    func build(
+        label: String, start: Int64, end: Int64, host: String, timezone: String, generatedAt: Int64, minRequests: Int
+    ) -> BucketReport {
+        var totals = CounterValues()
+        var byKey: [Int32: CounterValues] = [:]
+        var byModel: [Int32: CounterValues] = [:]
+        var byProvider: [Int32: CounterValues] = [:]
+        var byPair: [Int32: CounterValues] = [:]
+        for (cell, seriesID) in bucket.cellSeries.enumerated() {
+            let values = bucket.cells[cell]
+            let dimensions = counters.seriesDimensions[Int(seriesID)]
+            totals.add(values)
+            byKey[dimensions.key, default: CounterValues()].add(values)
+            byModel[dimensions.model, default: CounterValues()].add(values)
+            byProvider[dimensions.provider, default: CounterValues()].add(values)
+            byPair[dimensions.pair, default: CounterValues()].add(values)
+        }
+        // The rows are sorted as cell indexes (4 bytes each) and then built in order, so that a
+        // bucket of many series never holds a second, sorting copy of its rows.
+        // Names compare through their ranks in name order (integers, no String compares).
+        let ranks = counters.nameRanks()
+        var order = (0..<Int32(bucket.cellSeries.count)).map { $0 }
+        order.sort { a, b in
+            let requestsA = bucket.cells.pointer(Int(a)).pointee.requests
+            let requestsB = bucket.cells.pointer(Int(b)).pointee.requests
+            if requestsA != requestsB { return requestsA > requestsB }
+            let dimensionsA = counters.seriesDimensions[Int(bucket.cellSeries[Int(a)])]
+            let dimensionsB = counters.seriesDimensions[Int(bucket.cellSeries[Int(b)])]
+            return (
+                ranks.keys[Int(dimensionsA.key)], ranks.models[Int(dimensionsA.model)],
+                ranks.providers[Int(dimensionsA.provider)]
+            )
+                < (
+                    ranks.keys[Int(dimensionsB.key)], ranks.models[Int(dimensionsB.model)],
+                    ranks.providers[Int(dimensionsB.provider)]
+                )
+        }
+        var series: [SeriesReport] = []
+        series.reserveCapacity(order.count)
+        for cell in order {
+            let dimensions = counters.seriesDimensions[Int(bucket.cellSeries[Int(cell)])]
+            series.append(
+                SeriesReport(
+                    apiKey: counters.keyNames[Int(dimensions.key)], model: counters.modelNames[Int(dimensions.model)],
+                    provider: counters.providerNames[Int(dimensions.provider)], counters: bucket.cells[Int(cell)]))
+        }
+
+        let modelRows = byModel.map { (id, values) in
+            (name: counters.modelNames[Int(id)], rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byModel, id)))
+        }.sorted { $0.name < $1.name }
+        let providerRows = byProvider.map { (id, values) in
+            (name: counters.providerNames[Int(id)],
+             rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byProvider, id)))
+        }.sorted { $0.name < $1.name }
+        let pairRows = byPair.map { (id, values) in
+            let pair = counters.pairs[Int(id)]
+            return (model: counters.modelNames[Int(pair.model)], provider: counters.providerNames[Int(pair.provider)],
+                    rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byPair, id)))
+        }.sorted { a, b in
+            if a.rollup.counters.requests != b.rollup.counters.requests {
+                return a.rollup.counters.requests > b.rollup.counters.requests
+            }
+            return (a.model, a.provider) < (b.model, b.provider)
+        }
+        let keyRows = byKey.map { (id, values) in (name: counters.keyNames[Int(id)], counters: values) }
+            .sorted { $0.name < $1.name }
+
+        return BucketReport(
+            period: bucket.period, label: label, startEpochSeconds: start, endEpochSeconds: end, timezone: timezone,
+            host: host, generatedAtEpochSeconds: generatedAt,
+            totals: RollupReport(counters: totals, performance: bucket.performance.total.summary),
+            byModel: modelRows, byProvider: providerRows, byModelProvider: pairRows, byKey: keyRows, series: series,
+            highlights: highlights(models: modelRows, providers: providerRows, minRequests: minRequests))
+    }
+
+    /// The summary of one rollup; a rollup whose requests had no performance figures may have
+    /// no accumulator at all.
+    private static func summary(_ group: [PerformanceAccumulator], _ id: Int32) -> PerformanceSummary {
+        Int(id) < group.count ? group[Int(id)].summary : PerformanceAccumulator().summary
+    }
+
+    private func highlights(
+        models: [(name: String, rollup: RollupReport)], providers: [(name: String, rollup: RollupReport)],
+        minRequests: Int
+    ) -> HighlightsReport {
+        var report = HighlightsReport(minRequests: minRequests)
+        report.providerCount = providers.count
+        report.primaryProvider = providers.min { a, b in
+            if a.rollup.counters.requests != b.rollup.counters.requests {
+                return a.rollup.counters.requests > b.rollup.counters.requests
+            }
+            return a.name < b.name
+        }?.name
+
+        func eligible(_ rows: [(name: String, rollup: RollupReport)], _ figure: (PerformanceSummary) -> DistributionSummary)
+            -> [(name: String, p50: Double)]
+        {
+            rows.filter { $0.rollup.counters.requests >= UInt64(minRequests) && figure($0.rollup.performance).count > 0 }
+                .map { ($0.name, figure($0.rollup.performance).p50) }
+        }
+        // Ties go to the name that sorts first, so the result does not depend on hash order.
+        func lowest(_ rows: [(name: String, p50: Double)]) -> String? {
+            rows.min { $0.p50 != $1.p50 ? $0.p50 < $1.p50 : $0.name < $1.name }?.name
+        }
+        func highest(_ rows: [(name: String, p50: Double)]) -> String? {
+            rows.min { $0.p50 != $1.p50 ? $0.p50 > $1.p50 : $0.name < $1.name }?.name
+        }
+        let providerLatency = eligible(providers, \.latencyMs)
+        let modelLatency = eligible(models, \.latencyMs)
+        let modelThroughput = eligible(models, \.throughputTPS)
+        report.fastestProvider = lowest(providerLatency)
+        report.fastestModel = lowest(modelLatency)
+        report.slowestModel = highest(modelLatency)
+        report.highestThroughputModel = highest(modelThroughput)
+        report.lowestThroughputModel = lowest(modelThroughput)
+        if let fastest = bucket.fastest {
+            report.fastestRequest = RequestHighlight(
+                requestID: fastest.requestID, model: counters.modelNames[Int(fastest.model)],
+                provider: counters.providerNames[Int(fastest.provider)], latencyMs: fastest.latencyMs)
+        }
+        if let slowest = bucket.slowest {
+            report.slowestRequest = RequestHighlight(
+                requestID: slowest.requestID, model: counters.modelNames[Int(slowest.model)],
+                provider: counters.providerNames[Int(slowest.provider)], latencyMs: slowest.latencyMs)
+        }
+        return report
+    }
+}
+

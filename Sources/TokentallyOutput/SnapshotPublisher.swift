@@ -1,0 +1,260 @@
+import TokentallySystem
+import TokentallyReading
+import TokentallyCounting
+import Foundation
+
+/// Writes the counters' changed buckets and index.json, and deletes buckets out of retention.
+public struct SnapshotPublisher: Sendable {
+    public let writer: SnapshotWriter
+    public let host: String
+    public let timezone: String
+    public let minRequests: Int
+    /// Whether bucket files the counters do not hold are deleted even inside the retention
+    /// window: yes for `replay` (its output is exactly one pass), no for the daemon (after its
+    /// state is rebuilt, older files it cannot recount are kept until they age out).
+    public let pruneUnknownBuckets: Bool
+
+    public init(writer: SnapshotWriter, host: String, timezone: String, minRequests: Int, pruneUnknownBuckets: Bool = true) {
+        self.writer = writer
+        self.host = host
+        self.timezone = timezone
+        self.minRequests = minRequests
+        self.pruneUnknownBuckets = pruneUnknownBuckets
+    }
+
+    /// The reports of one snapshot, taken from the counters at one moment: plain values that
+    /// another thread may encode and write while counting goes on.
+    public struct Batch: Sendable {
+        public var reports: [BucketReport]
+        public var index: IndexReport
+        /// Labels to keep per period; other bucket files are removed.
+        public var retained: [Period: Set<String>]
+        /// The newest day's report, when it changed (for the journal).
+        public var newestDay: BucketReport?
+        /// Whether every changed bucket is in this batch; if not, the rest wait for the next.
+        public var isComplete: Bool
+    }
+
+    /// Builds the reports of the buckets changed since the last batch and marks them clean:
+    /// all of them, or, when they hold more than `rowBudget` series rows in all, as many as
+    /// reach it (at least one), leaving the rest for the next batch. The budget bounds the
+    /// memory a batch holds at high cardinality, where one bucket's report has hundreds of
+    /// thousands of rows and every bucket is changed after a restart. The index of a batch
+    /// that leaves buckets for later lists only buckets whose files exist or are in the batch,
+    /// so that a reader that follows the index never finds a listed bucket missing.
+    /// This is the only part that reads the counters; it runs on their owner's thread.
+    ///
+    /// With `mark` (a `UsageCounters.changeMark`), only buckets changed up to it are taken, and
+    /// the batch is complete once they are all written: a snapshot written in several batches
+    /// ends, even while new lines keep changing buckets, and those wait for the next snapshot.
+    public func prepare(
+        _ counters: UsageCounters, status: IngestStatus, now: Int64, rowBudget: Int = .max,
+        changedBy mark: UInt64 = .max
+    ) -> Batch {
+        var reports: [BucketReport] = []
+        var newestDay: BucketReport? = nil
+        var rows = 0
+        eachChangedReport(counters, now: now, changedBy: mark) { report, isNewestDay in
+            rows += report.series.count
+            reports.append(report)
+            if isNewestDay { newestDay = report }
+            return rows < rowBudget
+        }
+        let complete = !counters.hasDirtyBuckets(changedBy: mark)
+        var listable: [Period: Set<String>]? = nil
+        if !complete {
+            var labels: [Period: Set<String>] = [:]
+            for period in Period.allCases { labels[period] = Set(existingLabels(period)) }
+            for report in reports { labels[report.period, default: []].insert(report.label) }
+            listable = labels
+        }
+        let (index, retained) = indexAndRetained(counters, status: status, now: now, listing: listable)
+        return Batch(reports: reports, index: index, retained: retained, newestDay: newestDay, isComplete: complete)
+    }
+
+    /// Builds the report of each bucket changed since the last batch in turn (the one written
+    /// longest ago first), marks the bucket clean and hands the report to `body`, one at a time
+    /// (so that a caller that writes each one never holds them all), until `body` returns false.
+    private func eachChangedReport(
+        _ counters: UsageCounters, now: Int64, changedBy mark: UInt64 = .max,
+        _ body: (_ report: BucketReport, _ isNewestDay: Bool) throws -> Bool
+    ) rethrows {
+        let newestDayOrdinal = counters.bucketOrdinals(.day).last
+        for (period, ordinal) in counters.dirtyBucketsLeastRecentlyWrittenFirst(changedBy: mark) {
+            counters.markClean(period, ordinal: ordinal)
+            guard
+                let report = counters.report(
+                    period, ordinal: ordinal, host: host, timezone: timezone, generatedAt: now,
+                    minRequests: minRequests)
+            else { continue }
+            guard try body(report, period == .day && ordinal == newestDayOrdinal) else { return }
+        }
+    }
+
+    /// index.json's report, and the labels of the bucket files to keep per period. With
+    /// `listing`, the index lists only the buckets it names.
+    private func indexAndRetained(
+        _ counters: UsageCounters, status: IngestStatus, now: Int64, listing: [Period: Set<String>]? = nil
+    ) -> (index: IndexReport, retained: [Period: Set<String>]) {
+        var retained: [Period: Set<String>] = [:]
+        var labels: [Period: [String]] = [:]
+        for period in Period.allCases {
+            let all = counters.bucketOrdinals(period).map { counters.calendar.label(period, ordinal: $0) }
+            labels[period] = listing.map { listed in all.filter { listed[period]?.contains($0) == true } } ?? all
+            retained[period] = Set(all)
+            if !pruneUnknownBuckets {
+                let oldestKept = counters.oldestRetainedOrdinal(period)
+                for label in existingLabels(period) {
+                    guard let ordinal = counters.calendar.ordinal(period, label: label) else { continue }
+                    if oldestKept == nil || ordinal >= oldestKept! { retained[period]!.insert(label) }
+                }
+            }
+        }
+        let index = IndexReport(
+            generatedAtEpochSeconds: now, host: host, timezone: timezone, buckets: labels, status: status)
+        return (index, retained)
+    }
+
+    /// Writes a batch: every bucket file, then index.json, then removes buckets that fell out of
+    /// retention. The index lists only bucket files that exist once the buckets are written, so
+    /// a reader that follows it never finds a listed bucket missing, even when a write failed
+    /// (a full disk). A failed bucket write does not stop the others, nor the index, whose
+    /// status then says what failed (`health`, as `snapshot_writes`); the first error is thrown
+    /// after the index is written.
+    public func write(_ batch: Batch, health: inout OperationHealth, now: Int64) throws {
+        var index = batch.index
+        try writeBuckets(batch.reports, index: &index, health: &health, now: now) { report in
+            try writer.write(report)
+        }
+        _ = try writer.removeBuckets(except: batch.retained)
+    }
+
+    /// `write(_:health:now:)` for a caller that keeps no health of its own.
+    public func write(_ batch: Batch) throws {
+        var health = batch.index.status.snapshotWrites
+        try write(batch, health: &health, now: batch.index.generatedAtEpochSeconds)
+    }
+
+    /// Writes each report with `write`, then the index, as `write(_:health:now:)` describes.
+    private func writeBuckets<Reports: Sequence<BucketReport>>(
+        _ reports: Reports, index: inout IndexReport, health: inout OperationHealth, now: Int64,
+        _ write: (BucketReport) throws -> Void
+    ) throws {
+        var firstError: (any Error)? = nil
+        for report in reports {
+            do { try write(report) } catch { if firstError == nil { firstError = error } }
+        }
+        try finishIndex(&index, firstError: firstError, health: &health, now: now)
+    }
+
+    /// Records the outcome of the bucket writes in `health`, writes the index listing only the
+    /// bucket files that exist, and throws the first error.
+    private func finishIndex(
+        _ index: inout IndexReport, firstError: (any Error)?, health: inout OperationHealth, now: Int64
+    ) throws {
+        if let firstError { health.failed(at: now, "\(firstError)") } else { health.succeeded(at: now) }
+        for (period, labels) in index.buckets {
+            index.buckets[period] = labels.filter { writer.bucketExists(period: period, label: $0) }
+        }
+        index.status.snapshotWrites = health
+        do { try writer.write(index) } catch {
+            health.failed(at: now, "\(error)")
+            throw firstError ?? error
+        }
+        if let firstError { throw firstError }
+    }
+
+    /// What one publish wrote.
+    public struct Published: Sendable {
+        /// Bucket files written.
+        public var bucketsWritten: Int
+        /// The newest day's report, when it was among them (for the journal).
+        public var newestDay: BucketReport?
+    }
+
+    /// Writes every changed bucket and then index.json, as `prepare` and `write` would, but
+    /// each report as soon as it is built (for `replay`, which has nothing else to do): at most
+    /// `reportsInFlight` reports are in memory at a time, not every bucket's (millions of series
+    /// rows at high cardinality, docs/performance.md). Reports are encoded and written on a
+    /// thread of their own while this one builds the next (building reads the counters, so it
+    /// stays on their owner's thread).
+    /// A failed write does not stop the others; the index is still written, listing only the
+    /// bucket files that exist and saying what failed in its status, and then the first error
+    /// is thrown.
+    @discardableResult
+    public func publish(
+        _ counters: UsageCounters, status: IngestStatus, now: Int64, reportsInFlight: Int = 2
+    ) throws -> Published {
+        let writing = ReportWriting(writer: writer, reportsInFlight: reportsInFlight)
+        var newestDay: BucketReport? = nil
+        eachChangedReport(counters, now: now) { report, isNewestDay in
+            writing.enqueue(report)
+            if isNewestDay { newestDay = report }
+            return true
+        }
+        let (built, retained) = indexAndRetained(counters, status: status, now: now)
+        var index = built
+        let (written, firstError) = writing.finish()
+        var health = status.snapshotWrites
+        try finishIndex(&index, firstError: firstError, health: &health, now: now)
+        _ = try writer.removeBuckets(except: retained)
+        return Published(bucketsWritten: written, newestDay: newestDay)
+    }
+
+    /// Bucket reports being encoded and written on a serial queue, at most `reportsInFlight` at
+    /// a time; a failed write does not stop the others, and `finish` returns the first error.
+    /// A large report is written on the calling thread once the queue has drained, so that at
+    /// most one is in memory: at high cardinality one report holds hundreds of thousands of
+    /// series rows (measured: overlapping them raised peak memory per cell from 227 to 257
+    /// bytes, past issue 5's 256).
+    private final class ReportWriting: @unchecked Sendable {
+        static let largeReportRows = 20_000
+        private let writer: SnapshotWriter
+        private let queue = DispatchQueue(label: "tokentally.snapshot-writer")
+        private let slots: DispatchSemaphore
+        /// Written on the queue, read after it drained or before an enqueue, under `lock`.
+        private let lock = NSLock()
+        private var failure: (any Error)?
+        private var written = 0
+
+        init(writer: SnapshotWriter, reportsInFlight: Int) {
+            self.writer = writer
+            slots = DispatchSemaphore(value: max(reportsInFlight, 1))
+        }
+
+        func enqueue(_ report: BucketReport) {
+            if report.series.count > Self.largeReportRows {
+                queue.sync {}
+                write(report)
+                return
+            }
+            slots.wait()
+            queue.async {
+                defer { self.slots.signal() }
+                self.write(report)
+            }
+        }
+
+        private func write(_ report: BucketReport) {
+            do {
+                try writer.write(report)
+                lock.withLock { written += 1 }
+            } catch {
+                lock.withLock { if failure == nil { failure = error } }
+            }
+        }
+
+        /// Waits for every enqueued report; returns how many were written, and the first error.
+        func finish() -> (written: Int, firstError: (any Error)?) {
+            queue.sync {}
+            return lock.withLock { (written, failure) }
+        }
+    }
+
+    /// Labels of the bucket files of a period that exist now.
+    private func existingLabels(_ period: Period) -> [String] {
+        let folder = writer.directory + "/" + period.rawValue
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }
+    }
+}
