@@ -110,34 +110,33 @@ let benchmarks: @Sendable () -> Void = {
             counters: counters, mappings: [corpus.format.rawValue: corpus.format.mapping], maxLineBytes: 1 << 20,
             logger: Logger(label: "bench"))
         let source = MemoryByteSource(corpus.bytes)
-        var reader = LineReader(maxLineBytes: 1 << 20)
+        let stream = LineStream(source: source, maxLineBytes: 1 << 20)
         var progress = LogIngestor.FileProgress(displayPath: "bench", format: corpus.format.rawValue, redaction: .auto)
         // Warm: series, buckets, sketches and parser buffers exist before measuring.
         for _ in 0..<3 {
             source.rewind()
-            try? ingestor.consume(source, reader: &reader, progress: &progress)
+            try? ingestor.consume(stream, progress: &progress)
         }
-        Benchmark("LogIngestor: bytes to counters, \(corpus.format.rawValue) (per line)") { benchmark in
+        Benchmark("LogIngestor: bytes to counters, one thread, \(corpus.format.rawValue) (per line)") { benchmark in
             source.rewind()
-            try? ingestor.consume(source, reader: &reader, progress: &progress)
+            try? ingestor.consume(stream, progress: &progress)
             precondition(ingestor.linesRejected == 0)
         }
     }
 
     // The same on two cores, as `replay` reads a file: one parser thread reads and parses while
-    // this thread counts (and parses too when it would wait). Each iteration is a whole file,
-    // so its mallocs include the pipeline's setup (its batches and its thread).
+    // this thread counts (and parses too when it would wait). The pipeline's thread and batches
+    // are made once, as in replay and the daemon.
     do {
         let counters = makeCounters()
         let ingestor = LogIngestor(
             counters: counters, mappings: [tokentally.format.rawValue: tokentally.format.mapping],
-            maxLineBytes: 1 << 20, logger: Logger(label: "bench"))
+            maxLineBytes: 1 << 20, parserThreads: 1, chunkBytes: 64 << 10, logger: Logger(label: "bench"))
         let source = MemoryByteSource(tokentally.bytes)
-        Benchmark("LogIngestor.ingestInParallel: one parser thread and the caller, 1k lines (per line)") { benchmark in
+        Benchmark("LogIngestor: one parser thread and the caller, 1k lines (per line)") { benchmark in
             source.rewind()
-            let outcome = try? ingestor.ingestInParallel(
-                source, displayPath: "bench", format: tokentally.format.rawValue, redaction: .auto, parserCount: 1,
-                chunkBytes: 64 << 10)
+            let outcome = try? ingestor.ingest(
+                source, displayPath: "bench", format: tokentally.format.rawValue, redaction: .auto)
             precondition(outcome?.linesRead == UInt64(Corpus.lineCount) && outcome?.linesRejected == 0)
         }
     }
@@ -319,7 +318,7 @@ func makeTemporaryDirectory() -> String {
 final class MemoryByteSource: ByteSource {
     private let bytes: [UInt8]
     private var offset = 0
-    var damage: String? { nil }
+    var damage: Damage? { nil }
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 

@@ -10,13 +10,9 @@ import TokentallyReading
 package final class BucketAccumulator {
     package let period: Period
     let ordinal: Int32
-    /// Whether anything changed since the bucket was last written.
-    var dirty = true
-    /// When the bucket was last handed out to be written (`UsageCounters.markClean`), as a
-    /// count of such hand-outs; 0 if never.
-    var lastWritten: UInt64 = 0
-    /// When the bucket last became dirty, as `UsageCounters.changeMark` counts.
-    var dirtySince: UInt64 = 0
+    /// `UsageCounters.changeSequence` when a record last changed the bucket (0 for one restored
+    /// from state, and not changed since).
+    package var lastChange: UInt64 = 0
 
     private var cellBySeries: [Int32: Int32] = [:]
     package private(set) var cellSeries: [Int32] = []
@@ -250,7 +246,6 @@ extension BucketAccumulator {
                     provider: try reader.read(Int32.self)))
         }
         bucket.restoreRequests(fastest: requests[0], slowest: requests[1])
-        bucket.dirty = false
         return bucket
     }
 }

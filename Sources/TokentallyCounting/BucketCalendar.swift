@@ -246,31 +246,14 @@ public struct BucketCalendar: Sendable {
         )
     }
 
-    /// Days since 1970-01-01 of a civil date. Counts in 400-year eras of 146 097 days, with
-    /// years starting on March 1 so that the leap day is the last day of its year.
+    /// Days since 1970-01-01 of a civil date (`CivilCalendar`).
     static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let marchYear = month <= 2 ? year - 1 : year
-        let era = floorDivide(marchYear, 400)
-        let yearOfEra = marchYear - era * 400  // 0 ... 399
-        let monthFromMarch = (month + 9) % 12  // March 0 ... February 11
-        let dayOfYear = (153 * monthFromMarch + 2) / 5 + day - 1  // 0 ... 365
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        // 719 468 days lie between 0000-03-01 and 1970-01-01.
-        return era * 146_097 + dayOfEra - 719_468
+        CivilCalendar.days(year: year, month: month, day: day)
     }
 
-    /// The civil date of a day count since 1970-01-01; the inverse of `daysFromCivil`.
+    /// The civil date of a day count since 1970-01-01 (`CivilCalendar`).
     static func civilDate(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let shifted = days + 719_468
-        let era = floorDivide(shifted, 146_097)
-        let dayOfEra = shifted - era * 146_097  // 0 ... 146 096
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthFromMarch = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
-        let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
+        CivilCalendar.date(fromDays: days)
     }
 
     /// ISO week-year and week number (1 ... 53) of a week ordinal: both are those of the week's
@@ -283,8 +266,7 @@ public struct BucketCalendar: Sendable {
     }
 
     static func floorDivide(_ dividend: Int64, _ divisor: Int64) -> Int64 {
-        let quotient = dividend / divisor
-        return (dividend % divisor != 0 && (dividend < 0) != (divisor < 0)) ? quotient - 1 : quotient
+        CivilCalendar.floorDivide(dividend, divisor)
     }
 
     static func floorModulo(_ dividend: Int64, _ divisor: Int64) -> Int64 {

@@ -128,20 +128,15 @@ public final class UsageCounters {
         if !record.latencyMs.isNaN {
             bucket.noteRequest(record, model: dimensions.model, provider: dimensions.provider)
         }
-        if !bucket.dirty { markDirty(bucket) }
+        bucket.lastChange = recordsCounted
         return bucket
     }
 
-    /// Counts a bucket's change from written to changed, so that a snapshot can take the
-    /// buckets changed up to one moment (`changeMark`) and leave later changes for the next.
-    private func markDirty(_ bucket: BucketAccumulator) {
-        changeMark &+= 1
-        bucket.dirty = true
-        bucket.dirtySince = changeMark
-    }
-
-    /// Grows each time a bucket becomes dirty; see `dirtyBucketsLeastRecentlyWrittenFirst`.
-    public private(set) var changeMark: UInt64 = 0
+    /// Grows with every record counted: a bucket's `lastChange` is the value when a record last
+    /// changed it, so that whoever writes buckets out can tell, by remembering the value it wrote
+    /// a bucket at, which ones changed since (`ChangeTracker` in the output stage). The counters
+    /// know nothing of snapshots.
+    public var changeSequence: UInt64 { recordsCounted }
 
     /// Moves the performance that day buckets hold apart (`BucketAccumulator.unfoldedByPair`)
     /// into the rollups of the day, its week and its month. Called before a bucket is read,
@@ -189,7 +184,6 @@ public final class UsageCounters {
             return existing
         }
         let created = BucketAccumulator(period: Period.allCases[period], ordinal: ordinal)
-        markDirty(created)
         buckets[period][ordinal] = created
         hotBucket[period] = created
         return created
@@ -369,40 +363,10 @@ public final class UsageCounters {
         return anchor - Int32(retentionCount(period.ordinal)) + 1
     }
 
-    /// Retained bucket ordinals that changed since `markClean` was last called.
-    public func dirtyBucketOrdinals(_ period: Period) -> [Int32] {
-        buckets[period.ordinal].values.filter(\.dirty).map(\.ordinal).sorted()
+    /// Every retained bucket: its period, ordinal and `lastChange`.
+    public func bucketChanges() -> [(period: Period, ordinal: Int32, lastChange: UInt64)] {
+        buckets.joined().map { ($0.value.period, $0.key, $0.value.lastChange) }
     }
-
-    /// Marks every bucket as written.
-    public func markClean() {
-        for period in 0..<3 { for bucket in buckets[period].values { bucket.dirty = false } }
-    }
-
-    /// Whether any bucket changed up to `mark` since it was last marked clean.
-    public func hasDirtyBuckets(changedBy mark: UInt64 = .max) -> Bool {
-        buckets.contains { $0.values.contains { $0.dirty && $0.dirtySince <= mark } }
-    }
-
-    /// The buckets changed up to `mark` (a `changeMark`), the one written longest ago first
-    /// (then by period and ordinal), so that a snapshot written in batches reaches every changed
-    /// bucket even while new lines keep changing the first ones again.
-    public func dirtyBucketsLeastRecentlyWrittenFirst(changedBy mark: UInt64 = .max) -> [(period: Period, ordinal: Int32)] {
-        let dirty = buckets.joined().lazy.map(\.value).filter { $0.dirty && $0.dirtySince <= mark }
-        return dirty.sorted { a, b in
-            (a.lastWritten, a.period.ordinal, a.ordinal) < (b.lastWritten, b.period.ordinal, b.ordinal)
-        }.map { ($0.period, $0.ordinal) }
-    }
-
-    /// Marks one bucket as written.
-    public func markClean(_ period: Period, ordinal: Int32) {
-        guard let bucket = buckets[period.ordinal][ordinal] else { return }
-        bucket.dirty = false
-        writesHandedOut += 1
-        bucket.lastWritten = writesHandedOut
-    }
-    private var writesHandedOut: UInt64 = 0
-
 }
 
 /// Series ids by their (key, model, provider) ids: open addressing over small integers, so a
@@ -591,9 +555,4 @@ extension UsageCounters {
         recordsCounted = try reader.read(UInt64.self)
     }
 
-    /// Marks every bucket as changed, so that the next snapshot rewrites them all (after a
-    /// restart, the snapshot files may be older than the restored counters).
-    public func markAllDirty() {
-        for period in 0..<3 { for bucket in buckets[period].values where !bucket.dirty { markDirty(bucket) } }
-    }
 }

@@ -19,7 +19,7 @@ public final class GzipByteSource: ByteSource {
     private var inputEnd = false
     private var memberEnded = false
     private var finished = false
-    public private(set) var damage: String?
+    public private(set) var damage: Damage?
     /// Decompressed bytes returned so far.
     public private(set) var bytesInflated: UInt64 = 0
 
@@ -80,7 +80,7 @@ public final class GzipByteSource: ByteSource {
                     continue
                 }
                 if stream.next_in[0] != 0x1F {
-                    damage = "trailing data after the last gzip member was ignored"
+                    damage = .trailingData
                     finished = true
                     break
                 }
@@ -88,7 +88,7 @@ public final class GzipByteSource: ByteSource {
                 memberEnded = false
             }
             if stream.avail_in == 0 && inputEnd {
-                damage = "gzip data cut short after \(bytesInflated + UInt64(buffer.count) - UInt64(stream.avail_out)) decompressed bytes"
+                damage = .cutShort(decompressedBytes: bytesInflated + UInt64(buffer.count) - UInt64(stream.avail_out))
                 finished = true
                 break
             }
@@ -101,14 +101,14 @@ public final class GzipByteSource: ByteSource {
             case Z_BUF_ERROR:
                 // No progress possible: more input is needed (handled at the top of the loop).
                 if stream.avail_in == 0 && inputEnd {
-                    damage = "gzip data cut short"
+                    damage = .cutShort(decompressedBytes: nil)
                     finished = true
                 }
                 if finished { break }
                 continue
             default:
                 let detail = stream.msg.map { String(cString: $0) } ?? "code \(status)"
-                damage = "corrupt gzip data (\(detail)); the rest of the file was skipped"
+                damage = .corrupt(detail: detail)
                 finished = true
             }
             if finished { break }

@@ -59,7 +59,6 @@ public struct GzipFileSink: LogFileSink {
 // The stream's own `close()` hides the C function inside its methods.
 private func openDescriptor(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { open(path, flags, mode) }
 private func closeDescriptor(_ fd: Int32) -> Int32 { close(fd) }
-private func writeDescriptor(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }
 
 /// zlib's deflate state and the file it writes to. A class because zlib keeps a pointer back to
 /// the `z_stream`, which therefore lives at one heap address for its whole life.
@@ -166,14 +165,8 @@ private final class DeflateStream {
     }
 
     private func writeOut(to fd: Int32) throws {
-        var offset = 0
-        while offset < pending {
-            let written = writeDescriptor(fd, output.baseAddress! + offset, pending - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw SampleLogError.system(.writeFailed, path: path, doing: "writing", errno: errno)
-            }
-            offset += written
+        if let error = Syscall.writeAll(fd, UnsafeRawBufferPointer(start: output.baseAddress, count: pending)) {
+            throw SampleLogError.system(.writeFailed, path: path, doing: "writing", errno: error.code)
         }
         pending = 0
     }

@@ -465,21 +465,9 @@ public struct JSONWriter: Sendable {
         text.append(0x5A)  // Z
     }
 
-    /// The proleptic Gregorian date of a day counted from 1970-01-01.
-    ///
-    /// Counts in 400-year eras that start on March 1st, so the leap day is the last day of its
-    /// year and months have a fixed pattern of lengths from March on.
+    /// The proleptic Gregorian date of a day counted from 1970-01-01 (`CivilCalendar`).
     static func civilDate(daysSinceEpoch: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let days = daysSinceEpoch + 719_468  // days from 0000-03-01 to 1970-01-01
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let dayOfEra = days - era * 146_097  // 0...146096
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365  // 0...399
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)  // 0...365, from March 1st
-        let shiftedMonth = (5 * dayOfYear + 2) / 153  // 0 is March ... 11 is February
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
+        CivilCalendar.date(fromDays: daysSinceEpoch)
     }
 
     private static func appendPadded(_ value: Int64, width: Int, to text: inout [UInt8]) {

@@ -35,32 +35,32 @@ public struct SnapshotPublisher: Sendable {
         public var isComplete: Bool
     }
 
-    /// Builds the reports of the buckets changed since the last batch and marks them clean:
-    /// all of them, or, when they hold more than `rowBudget` series rows in all, as many as
-    /// reach it (at least one), leaving the rest for the next batch. The budget bounds the
-    /// memory a batch holds at high cardinality, where one bucket's report has hundreds of
-    /// thousands of rows and every bucket is changed after a restart. The index of a batch
-    /// that leaves buckets for later lists only buckets whose files exist or are in the batch,
-    /// so that a reader that follows the index never finds a listed bucket missing.
+    /// Builds the reports of the buckets in `pending`, in order, and takes them out of it: all of
+    /// them, or, when they hold more than `rowBudget` series rows in all, as many as reach it (at
+    /// least one), leaving the rest for the next batch. The budget bounds the memory a batch holds
+    /// at high cardinality, where one bucket's report has hundreds of thousands of rows and every
+    /// bucket is changed after a restart. The index of a batch that leaves buckets for later lists
+    /// only buckets whose files exist or are in the batch, so that a reader that follows the
+    /// index never finds a listed bucket missing. `tracker` learns what each report holds.
     /// This is the only part that reads the counters; it runs on their owner's thread.
     ///
-    /// With `mark` (a `UsageCounters.changeMark`), only buckets changed up to it are taken, and
-    /// the batch is complete once they are all written: a snapshot written in several batches
-    /// ends, even while new lines keep changing buckets, and those wait for the next snapshot.
+    /// `pending` is `tracker.changedBuckets(in:)` when a snapshot begins: a snapshot written in
+    /// several batches covers the buckets changed when it began, so it ends even while new lines
+    /// keep changing buckets; those wait for the next snapshot.
     public func prepare(
         _ counters: UsageCounters, status: IngestStatus, now: Int64, rowBudget: Int = .max,
-        changedBy mark: UInt64 = .max
+        tracker: inout ChangeTracker, pending: inout [BucketKey]
     ) -> Batch {
         var reports: [BucketReport] = []
         var newestDay: BucketReport? = nil
         var rows = 0
-        eachChangedReport(counters, now: now, changedBy: mark) { report, isNewestDay in
+        eachReport(of: &pending, counters, now: now, tracker: &tracker) { report, isNewestDay in
             rows += report.series.count
             reports.append(report)
             if isNewestDay { newestDay = report }
             return rows < rowBudget
         }
-        let complete = !counters.hasDirtyBuckets(changedBy: mark)
+        let complete = pending.isEmpty
         var listable: [Period: Set<String>]? = nil
         if !complete {
             var labels: [Period: Set<String>] = [:]
@@ -72,22 +72,24 @@ public struct SnapshotPublisher: Sendable {
         return Batch(reports: reports, index: index, retained: retained, newestDay: newestDay, isComplete: complete)
     }
 
-    /// Builds the report of each bucket changed since the last batch in turn (the one written
-    /// longest ago first), marks the bucket clean and hands the report to `body`, one at a time
-    /// (so that a caller that writes each one never holds them all), until `body` returns false.
-    private func eachChangedReport(
-        _ counters: UsageCounters, now: Int64, changedBy mark: UInt64 = .max,
+    /// Builds the report of each bucket of `pending` in turn, takes it out of `pending`, notes in
+    /// `tracker` what it holds and hands it to `body`, one at a time (so that a caller that writes
+    /// each one never holds them all), until `body` returns false. Buckets no longer retained are
+    /// skipped.
+    private func eachReport(
+        of pending: inout [BucketKey], _ counters: UsageCounters, now: Int64, tracker: inout ChangeTracker,
         _ body: (_ report: BucketReport, _ isNewestDay: Bool) throws -> Bool
     ) rethrows {
         let newestDayOrdinal = counters.bucketOrdinals(.day).last
-        for (period, ordinal) in counters.dirtyBucketsLeastRecentlyWrittenFirst(changedBy: mark) {
-            counters.markClean(period, ordinal: ordinal)
+        while !pending.isEmpty {
+            let key = pending.removeFirst()
             guard
                 let report = counters.report(
-                    period, ordinal: ordinal, host: host, timezone: timezone, generatedAt: now,
+                    key.period, ordinal: key.ordinal, host: host, timezone: timezone, generatedAt: now,
                     minRequests: minRequests)
             else { continue }
-            guard try body(report, period == .day && ordinal == newestDayOrdinal) else { return }
+            tracker.noteWritten(key, at: counters.changeSequence)
+            guard try body(report, key.period == .day && key.ordinal == newestDayOrdinal) else { return }
         }
     }
 
@@ -187,7 +189,9 @@ public struct SnapshotPublisher: Sendable {
     ) throws -> Published {
         let writing = ReportWriting(writer: writer, reportsInFlight: reportsInFlight)
         var newestDay: BucketReport? = nil
-        eachChangedReport(counters, now: now) { report, isNewestDay in
+        var tracker = ChangeTracker()
+        var pending = tracker.changedBuckets(in: counters)
+        eachReport(of: &pending, counters, now: now, tracker: &tracker) { report, isNewestDay in
             writing.enqueue(report)
             if isNewestDay { newestDay = report }
             return true
@@ -257,4 +261,78 @@ public struct SnapshotPublisher: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }
     }
+}
+
+/// A bucket of a period.
+public struct BucketKey: Hashable, Sendable, CustomStringConvertible {
+    public var period: Period
+    public var ordinal: Int32
+
+    public init(_ period: Period, _ ordinal: Int32) {
+        self.period = period
+        self.ordinal = ordinal
+    }
+
+    public var description: String { "\(period.rawValue)#\(ordinal)" }
+}
+
+/// Which buckets were written holding which changes, so that a snapshot writes only what changed
+/// since: the output stage's own record, kept apart from the counters (which only number their
+/// changes, `UsageCounters.changeSequence`). A bucket never written counts as changed, so an
+/// empty tracker (a start, or `forgetWritten` after a failed write) rewrites them all.
+public struct ChangeTracker: Sendable {
+    private struct Written: Sendable {
+        /// `changeSequence` when the report was built: the changes it holds.
+        var sequence: UInt64
+        /// When it was written, as a count of writes: the one written longest ago goes first.
+        var order: UInt64
+    }
+
+    private var written: [BucketKey: Written] = [:]
+    private var writes: UInt64 = 0
+
+    public init() {}
+
+    /// The retained buckets that changed since they were written (or were never written): the
+    /// one written longest ago first, then by period and ordinal, so that a snapshot written in
+    /// batches reaches every changed bucket even while new lines keep changing the first ones.
+    /// Forgets buckets that are no longer retained.
+    public mutating func changedBuckets(in counters: UsageCounters) -> [BucketKey] {
+        var retained = Set<BucketKey>()
+        var changed: [(order: UInt64, key: BucketKey)] = []
+        for bucket in counters.bucketChanges() {
+            let key = BucketKey(bucket.period, bucket.ordinal)
+            retained.insert(key)
+            let mark = written[key]
+            if mark == nil || bucket.lastChange > mark!.sequence { changed.append((mark?.order ?? 0, key)) }
+        }
+        if written.count > retained.count { written = written.filter { retained.contains($0.key) } }
+        return changed.sorted { a, b in
+            (a.order, a.key.period.ordinalIndex, a.key.ordinal) < (b.order, b.key.period.ordinalIndex, b.key.ordinal)
+        }.map(\.key)
+    }
+
+    /// Whether any retained bucket changed since it was written.
+    public func hasChanges(in counters: UsageCounters) -> Bool {
+        counters.bucketChanges().contains { bucket in
+            guard let mark = written[BucketKey(bucket.period, bucket.ordinal)] else { return true }
+            return bucket.lastChange > mark.sequence
+        }
+    }
+
+    /// The report of `key` was built when the counters were at `sequence`.
+    public mutating func noteWritten(_ key: BucketKey, at sequence: UInt64) {
+        writes &+= 1
+        written[key] = Written(sequence: sequence, order: writes)
+    }
+
+    /// Every bucket counts as changed again (after a restart, or a write that failed).
+    public mutating func forgetWritten() {
+        written = [:]
+    }
+}
+
+extension Period {
+    /// Day 0, week 1, month 2: the order buckets of one age are written in.
+    var ordinalIndex: Int { Period.allCases.firstIndex(of: self)! }
 }

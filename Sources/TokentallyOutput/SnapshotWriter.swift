@@ -7,15 +7,6 @@ import TokentallySystem
 import TokentallyReading
 import TokentallyCounting
 
-/// `write(2)`, under a name that the `write` methods below do not hide.
-private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-        Glibc.write(descriptor, buffer, count)
-    #else
-        Darwin.write(descriptor, buffer, count)
-    #endif
-}
-
 /// A snapshot file operation that failed: which one, on which path, and the system's reason.
 ///
 /// Its ``description`` is one line for a person, saying what failed and what to do, e.g.
@@ -314,90 +305,52 @@ public struct SnapshotWriter: Sendable {
         _ = chmod(path, directoryMode)
     }
 
-    /// Writes `folder/name` through a temporary file, as the type's documentation says;
-    /// `writeContent` writes the bytes to the temporary file's descriptor (its path is for errors).
+    /// Writes `folder/name` through a temporary file (`AtomicFile`, as the type's documentation
+    /// says); `writeContent` writes the bytes to the temporary file's descriptor (its path is for
+    /// errors).
     private func writeFile(
         folder: String, name: String, _ writeContent: (_ descriptor: Int32, _ path: String) throws -> Void
     ) throws {
-        let target = folder + "/" + name
-        let temporary = folder + "/." + name + ".tmp-\(getpid())"
-        var descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        if descriptor < 0 && errno == ENOENT {
-            // Someone removed a folder while the daemon ran; make it again.
-            try createDirectories()
-            descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        }
-        guard descriptor >= 0 else {
-            let code = errno
-            throw SnapshotError(
-                code: .createTemporaryFile, path: temporary,
-                message: "could not create temporary snapshot file \(temporary)", errnoCode: code)
-        }
-        var closed = false
-        defer {
-            if !closed { close(descriptor) }
-        }
         do {
-            try writeContent(descriptor, temporary)
-            // The mode is set before the fsync so that it is as durable as the content.
-            if fchmod(descriptor, mode_t(fileMode)) != 0 {
-                let code = errno
-                throw SnapshotError(
-                    code: .setFileMode, path: temporary,
-                    message: "could not set mode \(String(fileMode, radix: 8)) on \(temporary)", errnoCode: code)
-            }
-            try sync(descriptor, path: temporary)
-            closed = true
-            if close(descriptor) != 0 {
-                let code = errno
-                throw SnapshotError(
-                    code: .writeFile, path: temporary, message: "could not write \(temporary)", errnoCode: code)
-            }
-            if rename(temporary, target) != 0 {
-                let code = errno
-                throw SnapshotError(
-                    code: .replaceFile, path: target, message: "could not rename \(temporary) to \(target)",
-                    errnoCode: code)
-            }
+            try AtomicFile.write(
+                directory: folder, name: name, mode: mode_t(fileMode),
+                // Someone removed a folder while the daemon ran; make it again.
+                remakeDirectory: { try createDirectories() }, content: writeContent)
         } catch {
-            unlink(temporary)
-            throw error
+            if let cause = error.cause as? SnapshotError { throw cause }
+            let code: SnapshotError.Code =
+                switch error.step {
+                case .createTemporary: .createTemporaryFile
+                case .write: .writeFile
+                case .setMode: .setFileMode
+                case .sync, .syncDirectory: .syncFile
+                case .rename: .replaceFile
+                }
+            let message =
+                switch error.step {
+                case .createTemporary: "could not create temporary snapshot file \(error.path)"
+                case .write: "could not write \(error.path)"
+                case .setMode: "could not set mode \(String(fileMode, radix: 8)) on \(error.path)"
+                case .sync: "could not flush \(error.path) to disk"
+                case .syncDirectory: "could not flush directory \(error.path)"
+                case .rename: "could not rename \(error.path) to \(folder + "/" + name)"
+                }
+            throw SnapshotError(code: code, path: error.path, message: message, errnoCode: error.errno.code)
         }
-        try syncDirectory(folder)
     }
 
     private func writeAll(_ buffer: UnsafeRawBufferPointer, to descriptor: Int32, path: String) throws {
-        var offset = 0
-        while offset < buffer.count {
-            let written = systemWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-            if written < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                throw SnapshotError(code: .writeFile, path: path, message: "could not write \(path)", errnoCode: code)
-            }
-            offset += written
-        }
-    }
-
-    private func sync(_ descriptor: Int32, path: String) throws {
-        while fsync(descriptor) != 0 {
-            let code = errno
-            if code == EINTR { continue }
-            throw SnapshotError(
-                code: .syncFile, path: path, message: "could not flush \(path) to disk", errnoCode: code)
+        if let error = Syscall.writeAll(descriptor, buffer) {
+            throw SnapshotError(code: .writeFile, path: path, message: "could not write \(path)", errnoCode: error.code)
         }
     }
 
     /// Flushes a directory, so that a rename or an unlink in it survives a crash.
     private func syncDirectory(_ path: String) throws {
-        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            let code = errno
+        if let error = Syscall.fsyncDirectory(path) {
             throw SnapshotError(
-                code: .syncFile, path: path, message: "could not open directory \(path) to flush it", errnoCode: code)
+                code: .syncFile, path: path, message: "could not flush directory \(path)", errnoCode: error.code)
         }
-        defer { close(descriptor) }
-        try sync(descriptor, path: path)
     }
 
     /// The names in a folder, without `.` and `..`.

@@ -144,36 +144,33 @@ public struct ReplayJob {
         let counters = UsageCounters(
             calendar: calendar, retention: configuration.retention, maxSeries: configuration.limits.maxSeries,
             redactor: redactor)
+        // The one ingest pipeline, with its parsing threads (none: this thread does it all).
         let ingestor = LogIngestor(
-            counters: counters, mappings: mappings, maxLineBytes: configuration.limits.maxLineBytes, logger: logger)
+            counters: counters, mappings: mappings, maxLineBytes: configuration.limits.maxLineBytes,
+            parserThreads: parserThreads, logger: logger)
 
         var files: [FileStatus] = []
         for source in sources {
+            let opened: LogFileOpener.OpenedFile
+            do { opened = try opener.open(source.path) } catch { throw .io(error.description, code: .readFailed, cause: error) }
+            let identity = opened.file.identity
+            // On one thread, inflating takes about as long as counting: overlap them at least.
+            let content = opened.isGzip && parserThreads == 0 ? ReadAheadByteSource(opened.content) : opened.content
+            let outcome: LogIngestor.FileOutcome
             do {
-                let opened = try opener.open(source.path)
-                let identity = opened.file.identity
-                let outcome: LogIngestor.FileOutcome
-                if parserThreads > 0 {
-                    outcome = try ingestor.ingestInParallel(
-                        opened.content, displayPath: source.path, format: source.format, redaction: source.redaction,
-                        parserCount: parserThreads, naiveTimezone: source.naiveTimezone)
-                } else {
-                    // Inflating takes about as long as counting: overlap them at least.
-                    let content = opened.isGzip ? ReadAheadByteSource(opened.content) : opened.content
-                    outcome = try ingestor.ingest(
-                        content, displayPath: source.path, format: source.format, redaction: source.redaction,
-                        naiveTimezone: source.naiveTimezone)
-                }
-                files.append(
-                    FileStatus(
-                        path: source.path, device: identity?.device, inode: identity?.inode, fingerprint: nil,
-                        compressed: opened.isGzip, offset: outcome.contentOffset, lagBytes: 0, finished: true,
-                        damage: outcome.damage))
+                outcome = try ingestor.ingest(
+                    content, displayPath: source.path, format: source.format, redaction: source.redaction,
+                    naiveTimezone: source.naiveTimezone)
             } catch let error as FileReadError {
-                throw .io(error.description)
+                throw .io(error.description, code: .readFailed, cause: error)
             } catch {
-                throw .io("\(source.path): \(error)")
+                throw .io("\(source.path): \(error)", code: .readFailed, cause: error)
             }
+            files.append(
+                FileStatus(
+                    path: source.path, device: identity?.device, inode: identity?.inode, fingerprint: nil,
+                    compressed: opened.isGzip, offset: outcome.contentOffset, lagBytes: 0, finished: true,
+                    damage: outcome.damage))
         }
 
         ingestor.logLateDrops(force: true)

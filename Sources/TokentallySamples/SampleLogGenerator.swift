@@ -219,21 +219,14 @@ public struct PlainFileSink: LogFileSink {
     }
 
     private static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32, path: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = writeDescriptor(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw SampleLogError.system(.writeFailed, path: path, doing: "writing", errno: errno)
-            }
-            offset += written
+        if let error = Syscall.writeAll(fd, bytes) {
+            throw SampleLogError.system(.writeFailed, path: path, doing: "writing", errno: error.code)
         }
     }
 }
 
 // The sink's own `close()` and `write(_:)` hide the C functions inside its methods.
 private func closeDescriptor(_ fd: Int32) -> Int32 { close(fd) }
-private func writeDescriptor(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }
 
 // MARK: - Generator
 
@@ -1542,16 +1535,7 @@ private struct LineBuffer: ~Copyable {
         let seconds = micros / 1_000_000
         let days = seconds / 86_400
         let secondOfDay = seconds % 86_400
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm, proleptic Gregorian).
-        let shifted = days + 719_468
-        let era = shifted / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = CivilCalendar.date(fromDays: days)
         digits(UInt64(year), minimumCount: 4)
         byte(0x2D)
         digits(UInt64(month), minimumCount: 2)

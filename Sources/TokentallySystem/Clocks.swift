@@ -13,6 +13,13 @@ public enum MonotonicClock {
     }
 }
 
+/// Seconds since the Unix epoch on the wall clock: for timestamps (commit times, snapshot
+/// times, file records), never for intervals.
+public enum WallClock {
+    @inline(__always)
+    public static func seconds() -> Int64 { Int64(time(nil)) }
+}
+
 /// Lets a repeated message through at most once per `interval` seconds, and counts the times it
 /// held one back, so that a failure repeating every commit interval (a full disk) is said
 /// clearly once and then summed, instead of flooding the journal.

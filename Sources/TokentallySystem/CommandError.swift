@@ -31,9 +31,9 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
     public var code: Code
     public var message: String
     /// The failure underneath (a `FileReadError`, a `SnapshotError`, ...), for logs and tests.
-    public var cause: (any Error & Sendable)?
+    public var cause: (any Error)?
 
-    public init(kind: Kind, code: Code, message: String, cause: (any Error & Sendable)? = nil) {
+    public init(kind: Kind, code: Code, message: String, cause: (any Error)? = nil) {
         self.kind = kind
         self.code = code
         self.message = message
@@ -46,7 +46,7 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
         CommandError(kind: .usage, code: code, message: message)
     }
 
-    public static func io(_ message: String, code: Code = .other, cause: (any Error & Sendable)? = nil) -> CommandError {
+    public static func io(_ message: String, code: Code = .other, cause: (any Error)? = nil) -> CommandError {
         CommandError(kind: .io, code: code, message: message, cause: cause)
     }
 

@@ -111,18 +111,22 @@ import Testing
         let committed = ["/var/log/gw-a/access.log*"]
         // Another gateway's logs: nothing shared.
         #expect(
-            FollowLoop.foreignStateProblem(
-                committed: committed, records: [record], configured: ["/var/log/gw-b/access.log*"], directory: "/s")?
+            Checkpoint(commitTime: 0, inputs: committed, files: [record]).foreignStateProblem(
+                configured: ["/var/log/gw-b/access.log*"], directory: "/s")?
                 .contains("adopt-state") == true)
         // The same glob among others, or a rewritten glob that matches its files: an edit.
         #expect(
-            FollowLoop.foreignStateProblem(
-                committed: committed, records: [], configured: ["/x/*.log", "/var/log/gw-a/access.log*"],
-                directory: "/s") == nil)
+            Checkpoint(commitTime: 0, inputs: committed, files: []).foreignStateProblem(
+                configured: ["/x/*.log", "/var/log/gw-a/access.log*"], directory: "/s") == nil)
         #expect(
-            FollowLoop.foreignStateProblem(
-                committed: committed, records: [record], configured: ["/var/log/gw-a/*"], directory: "/s") == nil)
+            Checkpoint(commitTime: 0, inputs: committed, files: [record]).foreignStateProblem(
+                configured: ["/var/log/gw-a/*"], directory: "/s") == nil)
         // States from before inputs were recorded are taken as they are.
-        #expect(FollowLoop.foreignStateProblem(committed: [], records: [], configured: ["/b"], directory: "/s") == nil)
+        #expect(
+            Checkpoint(commitTime: 0, inputs: [], files: []).foreignStateProblem(configured: ["/b"], directory: "/s")
+                == nil)
+        #expect(
+            Checkpoint(commitTime: 0, inputs: nil, files: [record]).foreignStateProblem(
+                configured: ["/b"], directory: "/s") == nil)
     }
 }

@@ -14,7 +14,7 @@ private final class ChunkedSource: ByteSource {
     let bytes: [UInt8]
     let chunk: Int
     var offset = 0
-    var damage: String? { nil }
+    var damage: Damage? { nil }
 
     init(_ bytes: [UInt8], chunk: Int) {
         self.bytes = bytes

@@ -17,7 +17,7 @@ private final class MemorySource: ByteSource {
     let chunk: Int
     let failAfter: Int?
     var offset = 0
-    var damage: String? { nil }
+    var damage: Damage? { nil }
 
     init(_ bytes: [UInt8], chunk: Int, failAfter: Int? = nil) {
         self.bytes = bytes
@@ -129,19 +129,17 @@ private func read(
     let recorder = LogRecorder()
     var mappings: [String: FieldMapping] = [:]
     for preset in FormatPreset.allCases { mappings[preset.rawValue] = preset.mapping }
-    let ingestor = LogIngestor(counters: counters, mappings: mappings, maxLineBytes: maxLineBytes, logger: recorder.logger)
+    // nil: everything on the calling thread (`--threads 0`), reading the default chunks.
+    let ingestor = LogIngestor(
+        counters: counters, mappings: mappings, maxLineBytes: maxLineBytes, parserThreads: parserCount ?? 0,
+        chunkBytes: parserCount == nil ? 256 << 10 : chunkBytes, logger: recorder.logger)
+    #expect(ingestor.parserThreads == parserCount ?? 0)
     ingestor.rejectLogLimit = 1_000
     let source = MemorySource(log, chunk: sourceChunk, failAfter: failAfter)
     var outcome = LogIngestor.FileOutcome(linesRead: 0, linesRejected: 0, contentOffset: 0, damage: nil)
     var failure: (any Error)?
     do {
-        if let parserCount {
-            outcome = try ingestor.ingestInParallel(
-                source, displayPath: "mixed.log", format: "tokentally", redaction: .auto, parserCount: parserCount,
-                chunkBytes: chunkBytes)
-        } else {
-            outcome = try ingestor.ingest(source, displayPath: "mixed.log", format: "tokentally", redaction: .auto)
-        }
+        outcome = try ingestor.ingest(source, displayPath: "mixed.log", format: "tokentally", redaction: .auto)
     } catch {
         failure = error
     }
@@ -210,14 +208,65 @@ private func read(
     /// Fails by hanging (and hitting the time limit) if deinit cannot stop the parsers.
     @Test(.timeLimit(.minutes(1)))
     func abandoningThePipelineMidFileStopsItsThreads() throws {
+        struct Abandon: Error {}
         let log = mixedLog(count: 5_000)
-        var pipeline: ParsingPipeline? = ParsingPipeline(
-            source: MemorySource(log, chunk: 4_096), mapping: FormatPreset.tokentally.mapping, maxLineBytes: 256,
-            parserCount: 3, chunkBytes: 512)
-        let first = try #require(try pipeline?.next())
-        #expect(first.parsed.first?.lineNumber == 1)
-        // The ring (24 batches of about 512 bytes) holds far less than the file: the parsers are
-        // waiting for a free batch when the pipeline goes away, and deinit must still return.
+        var pipeline: ParsingPipeline? = ParsingPipeline(parserThreads: 3, chunkBytes: 512)
+        let stream = LineStream(source: MemorySource(log, chunk: 4_096), maxLineBytes: 256)
+        var firstLine: UInt64? = nil
+        // The ring (32 batches of about 512 bytes) holds far less than the file: the parsers are
+        // waiting for a free batch when the read is abandoned, and the read, and then deinit,
+        // must still return.
+        #expect(throws: Abandon.self) {
+            _ = try pipeline?.read(
+                stream, parser: ParserChoice(name: "t", mapping: FormatPreset.tokentally.mapping), finishAtEnd: true
+            ) { batch in
+                firstLine = batch.parsed.first?.lineNumber
+                throw Abandon()
+            }
+        }
+        #expect(firstLine == 1)
+        #expect(stream.reader.committedOffset < UInt64(log.count))
         pipeline = nil
+    }
+
+    /// The pipeline against an oracle of its own: the line reader's lines parsed and counted one
+    /// by one, as the daemon did before it used the pipeline.
+    @Test(arguments: [0, 2])
+    func thePipelineCountsWhatLineByLineCountingCounts(parserThreads: Int) throws {
+        let log = mixedLog(count: 3_000)
+        let (piped, error) = try read(log, parserCount: parserThreads == 0 ? nil : parserThreads)
+        #expect(error == nil)
+
+        let counters = UsageCounters(
+            calendar: try #require(BucketCalendar(timeZoneIdentifier: "UTC")), retention: RetentionConfiguration(),
+            maxSeries: 100, redactor: try KeyRedactor(secretPattern: "^sk-"))
+        let parser = RecordParser(mapping: FormatPreset.tokentally.mapping)
+        var reader = LineReader(maxLineBytes: 256, readSize: 4_096)
+        var lines: UInt64 = 0
+        var empty: UInt64 = 0
+        var rejected: [String: UInt64] = [:]
+        func count(_ event: LineEvent, _ lineNumber: UInt64) {
+            lines += 1
+            switch event {
+            case .tooLong:
+                rejected[RejectReason.lineTooLong.code, default: 0] += 1
+            case .line(let bytes):
+                switch parser.parse(bytes) {
+                case .accepted: counters.add(parser.record, redaction: .auto)
+                case .empty: empty += 1
+                case .rejected(let rejection): rejected[rejection.reason.code, default: 0] += 1
+                }
+            }
+        }
+        let source = MemorySource(log, chunk: 777)
+        try reader.read(from: source, count)
+        reader.finish(count)
+        var writer = StateWriter()
+        counters.encode(into: &writer)
+        #expect(piped.stateDigest == SHA256.hex(writer.bytes.withUnsafeBytes { SHA256.hash($0) }))
+        #expect(piped.linesRead == lines)
+        #expect(piped.linesEmpty == empty)
+        #expect(piped.rejected == rejected)
+        #expect(piped.contentOffset == reader.committedOffset)
     }
 }

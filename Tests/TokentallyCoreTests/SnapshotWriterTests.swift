@@ -348,8 +348,12 @@ func aWriteFailureOnTheWriterQueueStopsThePublish(failing period: Period) throws
         pruneUnknownBuckets: false)
     var batches = 0
     var written = 0
+    var tracker = ChangeTracker()
+    var pending = tracker.changedBuckets(in: counters)
     while true {
-        let batch = publisher.prepare(counters, status: IngestStatus(), now: SnapshotFixtures.day, rowBudget: 25)
+        let batch = publisher.prepare(
+            counters, status: IngestStatus(), now: SnapshotFixtures.day, rowBudget: 25, tracker: &tracker,
+            pending: &pending)
         batches += 1
         written += batch.reports.count
         // 25 rows: three day buckets of 10 rows reach it (at least one report per batch).
@@ -392,12 +396,15 @@ func aWriteFailureOnTheWriterQueueStopsThePublish(failing period: Period) throws
     let publisher = SnapshotPublisher(
         writer: try SnapshotWriter(directory: directory), host: "h", timezone: "UTC", minRequests: 1,
         pruneUnknownBuckets: false)
-    let mark = counters.changeMark
+    // The buckets changed when the snapshot begins.
+    var tracker = ChangeTracker()
+    var pending = tracker.changedBuckets(in: counters)
     var written: [String] = []
     var batches = 0
     while true {
         let batch = publisher.prepare(
-            counters, status: IngestStatus(), now: SnapshotFixtures.day, rowBudget: 25, changedBy: mark)
+            counters, status: IngestStatus(), now: SnapshotFixtures.day, rowBudget: 25, tracker: &tracker,
+            pending: &pending)
         batches += 1
         written += batch.reports.map { "\($0.period.rawValue)/\($0.label)" }
         try publisher.write(batch)
@@ -409,7 +416,10 @@ func aWriteFailureOnTheWriterQueueStopsThePublish(failing period: Period) throws
     #expect(written.count == 13)
     #expect(written.first == "day/2026-11-01")
     // The next snapshot takes what changed meanwhile, and nothing else.
-    let next = publisher.prepare(counters, status: IngestStatus(), now: SnapshotFixtures.day, rowBudget: 25)
+    var changed = tracker.changedBuckets(in: counters)
+    let next = publisher.prepare(
+        counters, status: IngestStatus(), now: SnapshotFixtures.day, rowBudget: 25, tracker: &tracker,
+        pending: &changed)
     #expect(
         Set(next.reports.map { "\($0.period.rawValue)/\($0.label)" })
             == ["day/2026-11-01", "week/2026-W44", "month/2026-11"])

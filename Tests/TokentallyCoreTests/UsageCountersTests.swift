@@ -83,12 +83,22 @@ private func add(_ counters: UsageCounters, ts: String, key: String = "k", model
         let counters = try counters()
         add(counters, ts: "2026-11-20T10:00:00Z")
         add(counters, ts: "2026-11-27T10:00:00Z")
-        #expect(counters.dirtyBucketOrdinals(.day).count == 2)
-        counters.markClean()
-        #expect(counters.dirtyBucketOrdinals(.day).isEmpty)
+        // What a snapshot writes: the buckets changed since the tracker saw them written.
+        var tracker = ChangeTracker()
+        func dirtyBucketOrdinals(_ period: Period) -> [Int32] {
+            tracker.changedBuckets(in: counters).filter { $0.period == period }.map(\.ordinal)
+        }
+        func markClean() {
+            for key in tracker.changedBuckets(in: counters) { tracker.noteWritten(key, at: counters.changeSequence) }
+        }
+        #expect(dirtyBucketOrdinals(.day).count == 2)
+        markClean()
+        #expect(dirtyBucketOrdinals(.day).isEmpty)
+        #expect(!tracker.hasChanges(in: counters))
         add(counters, ts: "2026-11-27T11:00:00Z")
-        #expect(counters.dirtyBucketOrdinals(.day).map { counters.calendar.label(.day, ordinal: $0) } == ["2026-11-27"])
-        #expect(counters.dirtyBucketOrdinals(.week).count == 1)
+        #expect(dirtyBucketOrdinals(.day).map { counters.calendar.label(.day, ordinal: $0) } == ["2026-11-27"])
+        #expect(dirtyBucketOrdinals(.week).count == 1)
+        #expect(tracker.hasChanges(in: counters))
     }
 
     @Test func secretKeysAreStoredOnlyRedacted() throws {

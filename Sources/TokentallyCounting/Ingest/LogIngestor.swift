@@ -1,36 +1,56 @@
-import TokentallySystem
-import TokentallyReading
 import Logging
+import TokentallyReading
+import TokentallySystem
 
-/// Reads log files line by line into the usage counters, counting what it reads and rejects.
+/// Counts log lines into the usage counters: the middle of the one ingest pipeline, which both
+/// drivers use (replay's one pass and the daemon's live following).
 ///
-/// This is the pipeline's middle: bytes from a `ByteSource` become lines (`LineReader`), lines
-/// become records (`RecordParser`), and records are added to `UsageCounters`. It keeps the
-/// per-reason reject counts and logs the first few rejected lines of each file.
+/// Bytes from a `LineStream` become lines and records in the `ParsingPipeline` (on its threads,
+/// or on this one with none), and the records are added to `UsageCounters` here, in line order.
+/// It keeps the per-reason reject counts and logs the first few rejected lines of each file.
+/// One owner uses it at a time.
 public final class LogIngestor {
     public let counters: UsageCounters
     /// The longest line accepted; applies to files opened after a change.
     public var maxLineBytes: Int
     private let logger: Logger
-    private var parsers: [String: RecordParser] = [:]
-    /// Format mappings by name. Replacing them (a reload) takes effect from the next line.
+    private let pipeline: ParsingPipeline
+    /// Format mappings by name. Replacing them (a reload) takes effect from the next read.
     public var mappings: [String: FieldMapping] {
-        didSet { parsers = [:] }
+        didSet { mappingGeneration &+= 1 }
     }
+    /// Tells the parsers of one set of mappings from the next (parsers are kept by name).
+    private var mappingGeneration = 0
 
-    public private(set) var linesRead: UInt64 = 0
-    public private(set) var linesEmpty: UInt64 = 0
-    public private(set) var rejected = [UInt64](repeating: 0, count: RejectReason.allCases.count)
+    @exclusivity(unchecked) public private(set) var linesRead: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var linesEmpty: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var rejected = [UInt64](repeating: 0, count: RejectReason.allCases.count)
     /// Rejected lines logged per file before the rest are only counted.
     public var rejectLogLimit = 5
 
-    /// - Parameter mappings: the format mappings by name (presets and user formats).
-    public init(counters: UsageCounters, mappings: [String: FieldMapping], maxLineBytes: Int, logger: Logger) {
+    /// Records dated after this are rejected as `future_timestamp` (`RecordParser`); the
+    /// daemon moves it with its clock. Infinity checks nothing.
+    public var notAfterEpochSeconds: Double = .infinity
+
+    /// - Parameters:
+    ///   - mappings: the format mappings by name (presets and user formats).
+    ///   - parserThreads: threads that read and parse besides the one that counts (which
+    ///     parses too whenever it would wait); 0 does everything on the calling thread.
+    ///   - chunkBytes: bytes read from a file at a time, the lines of one batch
+    ///     (`ParsingPipeline`).
+    public init(
+        counters: UsageCounters, mappings: [String: FieldMapping], maxLineBytes: Int, parserThreads: Int = 0,
+        chunkBytes: Int = 256 << 10, logger: Logger
+    ) {
         self.counters = counters
         self.mappings = mappings
         self.maxLineBytes = maxLineBytes
         self.logger = logger
+        self.pipeline = ParsingPipeline(parserThreads: parserThreads, chunkBytes: chunkBytes)
     }
+
+    /// Threads that read and parse besides the caller.
+    public var parserThreads: Int { pipeline.parserThreads }
 
     /// Lines rejected, in all.
     public var linesRejected: UInt64 { rejected.reduce(0, +) }
@@ -42,50 +62,6 @@ public final class LogIngestor {
             result[reason.code] = rejected[Int(reason.rawValue)]
         }
         return result
-    }
-
-    /// Records dated after this are rejected as `future_timestamp` (`RecordParser`); the
-    /// daemon moves it with its clock. Infinity checks nothing.
-    public var notAfterEpochSeconds: Double = .infinity {
-        didSet { for parser in parsers.values { parser.notAfterEpochSeconds = notAfterEpochSeconds } }
-    }
-
-    /// The parser of a format, with an input's zone for timestamps without an offset.
-    private func parser(forFormat format: String, naiveTimezone: String?) -> RecordParser? {
-        let key = naiveTimezone.map { format + "\u{0}" + $0 } ?? format
-        if let parser = parsers[key] { return parser }
-        guard let mapping = mappings[format] else { return nil }
-        let parser = RecordParser(mapping: mapping, naiveTimezone: naiveTimezone)
-        parser.notAfterEpochSeconds = notAfterEpochSeconds
-        parsers[key] = parser
-        return parser
-    }
-
-    /// What reading one file came to.
-    public struct FileOutcome: Sendable {
-        public var linesRead: UInt64
-        public var linesRejected: UInt64
-        /// Content bytes consumed through the last complete line.
-        public var contentOffset: UInt64
-        public var damage: String?
-    }
-
-    /// Reads `source` to its end as format `format` and counts every line. The last line is
-    /// counted even without a trailing newline (the file is taken as complete).
-    public func ingest(
-        _ source: any ByteSource, displayPath: String, format: String, redaction: KeyRedaction,
-        naiveTimezone: String? = nil
-    ) throws -> FileOutcome {
-        var reader = LineReader(maxLineBytes: maxLineBytes)
-        var progress = FileProgress(
-            displayPath: displayPath, format: format, redaction: redaction, naiveTimezone: naiveTimezone)
-        let readBefore = linesRead
-        let rejectedBefore = linesRejected
-        try consume(source, reader: &reader, progress: &progress)
-        finish(reader: &reader, progress: &progress, damage: source.damage)
-        return FileOutcome(
-            linesRead: linesRead - readBefore, linesRejected: linesRejected - rejectedBefore,
-            contentOffset: reader.committedOffset, damage: source.damage)
     }
 
     /// What the ingestor remembers of one file between reads.
@@ -112,37 +88,75 @@ public final class LogIngestor {
         }
     }
 
-    /// Counts the complete lines `source` has now, up to about `budget` bytes; a partial last
-    /// line stays in `reader` until its newline arrives. Returns true when the source had
-    /// nothing more to give.
+    /// What reading one whole file came to.
+    public struct FileOutcome: Sendable {
+        public var linesRead: UInt64
+        public var linesRejected: UInt64
+        /// Content bytes consumed through the last complete line.
+        public var contentOffset: UInt64
+        public var damage: String?
+    }
+
+    /// Reads `source` to its end as format `format` and counts every line. The last line is
+    /// counted even without a trailing newline (the file is taken as complete).
+    public func ingest(
+        _ source: any ByteSource, displayPath: String, format: String, redaction: KeyRedaction,
+        naiveTimezone: String? = nil
+    ) throws -> FileOutcome {
+        let stream = LineStream(source: source, maxLineBytes: maxLineBytes)
+        var progress = FileProgress(
+            displayPath: displayPath, format: format, redaction: redaction, naiveTimezone: naiveTimezone)
+        let readBefore = linesRead
+        let rejectedBefore = linesRejected
+        defer { reportRejectsAndDamage(of: progress, damage: source.damage) }
+        _ = try consume(stream, progress: &progress, finishAtEnd: true)
+        return FileOutcome(
+            linesRead: linesRead - readBefore, linesRejected: linesRejected - rejectedBefore,
+            contentOffset: stream.reader.committedOffset, damage: source.damage?.description)
+    }
+
+    /// Counts the complete lines `stream` has now, up to about `budget` bytes. A partial last
+    /// line stays in the stream's reader until its newline arrives, unless `finishAtEnd` (the
+    /// file is complete).
     @discardableResult
     public func consume(
-        _ source: any ByteSource, reader: inout LineReader, progress: inout FileProgress, budget: Int = .max
-    ) throws -> Bool {
-        guard let parser = parser(forFormat: progress.format, naiveTimezone: progress.naiveTimezone) else {
-            preconditionFailure("format \(progress.format) was validated before reading")
-        }
-        let counters = self.counters
-        let redaction = progress.redaction
-        return try reader.read(from: source, budget: budget) { event, lineNumber in
-            handle(event, lineNumber: lineNumber, parser: parser, counters: counters, redaction: redaction, progress: &progress)
-        }
+        _ stream: LineStream, progress: inout FileProgress, budget: Int = .max, finishAtEnd: Bool = false
+    ) throws -> ParsingPipeline.Outcome {
+        try run(stream, progress: &progress, budget: budget, finishAtEnd: finishAtEnd, finishOnly: false)
     }
 
     /// Counts a last line that has no newline (the file is complete), and logs a summary of the
     /// file's rejects and damage.
-    public func finish(reader: inout LineReader, progress: inout FileProgress, damage: String?) {
-        guard let parser = parser(forFormat: progress.format, naiveTimezone: progress.naiveTimezone) else { return }
-        let counters = self.counters
-        let redaction = progress.redaction
-        reader.finish { event, lineNumber in
-            handle(event, lineNumber: lineNumber, parser: parser, counters: counters, redaction: redaction, progress: &progress)
-        }
+    public func finish(_ stream: LineStream, progress: inout FileProgress, damage: Damage?) {
+        _ = try? run(stream, progress: &progress, budget: 0, finishAtEnd: true, finishOnly: true)
         reportRejectsAndDamage(of: progress, damage: damage)
     }
 
+    private func run(
+        _ stream: LineStream, progress: inout FileProgress, budget: Int, finishAtEnd: Bool, finishOnly: Bool
+    ) throws -> ParsingPipeline.Outcome {
+        guard let mapping = mappings[progress.format] else {
+            preconditionFailure("format \(progress.format) was validated before reading")
+        }
+        let choice = ParserChoice(
+            name: "\(mappingGeneration)|\(progress.format)|\(progress.naiveTimezone ?? "")", mapping: mapping,
+            naiveTimezone: progress.naiveTimezone, notAfterEpochSeconds: notAfterEpochSeconds)
+        let counters = self.counters
+        let redaction = progress.redaction
+        return try pipeline.read(
+            stream, parser: choice, budget: budget, finishAtEnd: finishAtEnd, finishOnly: finishOnly
+        ) { batch in
+            batch.warmDimensions()
+            for line in batch.parsed {
+                tally(line.outcome, lineNumber: line.lineNumber, progress: &progress) {
+                    counters.add(line.record, redaction: redaction)
+                }
+            }
+        }
+    }
+
     /// Logs the summary of a finished file's rejects and damage.
-    private func reportRejectsAndDamage(of progress: FileProgress, damage: String?) {
+    private func reportRejectsAndDamage(of progress: FileProgress, damage: Damage?) {
         if progress.rejectsNotLogged > 0 {
             logger.warning(
                 "more rejected lines not shown",
@@ -150,19 +164,6 @@ public final class LogIngestor {
         }
         if let damage {
             logger.warning("file damaged", metadata: ["file": "\(progress.displayPath)", "damage": "\(damage)"])
-        }
-    }
-
-    @inline(__always)
-    private func handle(
-        _ event: LineEvent, lineNumber: UInt64, parser: RecordParser, counters: UsageCounters, redaction: KeyRedaction,
-        progress: inout FileProgress
-    ) {
-        switch event {
-        case .tooLong:
-            tally(.rejected(Rejection(.lineTooLong)), lineNumber: lineNumber, progress: &progress) {}
-        case .line(let bytes):
-            tally(parser.parse(bytes), lineNumber: lineNumber, progress: &progress) { counters.add(parser.record, redaction: redaction) }
         }
     }
 
@@ -224,47 +225,12 @@ public final class LogIngestor {
         guard force || lateDropLog.allow().allowed else { return }
         let new = zip(now, lateDropsLogged).map { $0 &- $1 }
         lateDropsLogged = now
+        let oldest = counters.oldestRetainedOrdinal(.day).map { counters.calendar.label(.day, ordinal: $0) }
         logger.warning(
             "records older than retention were dropped",
             metadata: [
-                "day": "\(new[0])", "week": "\(new[1])", "month": "\(new[2])",
-                "oldest_kept_day": "\(counters.oldestRetainedOrdinal(.day).map { counters.calendar.label(.day, ordinal: $0) } ?? "none")",
+                "day": "\(new[0])", "week": "\(new[1])", "month": "\(new[2])", "oldest_kept_day": "\(oldest ?? "none")",
             ])
-    }
-
-    // MARK: - Reading and parsing on other threads
-
-    /// Reads `source` to its end like `ingest`, but reads it on a thread of its own and parses
-    /// it on `parserCount` more (`ParsingPipeline`), while this thread counts the records in
-    /// line order. The counters, rejects and logs come out exactly as from `ingest`.
-    /// `chunkBytes` is how much each parser reads at a time (`ParsingPipeline`).
-    public func ingestInParallel(
-        _ source: any ByteSource, displayPath: String, format: String, redaction: KeyRedaction, parserCount: Int,
-        chunkBytes: Int = 256 << 10, naiveTimezone: String? = nil
-    ) throws -> FileOutcome {
-        guard let mapping = mappings[format] else {
-            preconditionFailure("format \(format) was validated before reading")
-        }
-        var progress = FileProgress(
-            displayPath: displayPath, format: format, redaction: redaction, naiveTimezone: naiveTimezone)
-        let readBefore = linesRead
-        let rejectedBefore = linesRejected
-        let counters = self.counters
-        let pipeline = ParsingPipeline(
-            source: source, mapping: mapping, maxLineBytes: maxLineBytes, parserCount: parserCount,
-            chunkBytes: chunkBytes, naiveTimezone: naiveTimezone, notAfterEpochSeconds: notAfterEpochSeconds)
-        while let batch = try pipeline.next() {
-            batch.warmDimensions()
-            for line in batch.parsed {
-                tally(line.outcome, lineNumber: line.lineNumber, progress: &progress) {
-                    counters.add(line.record, redaction: redaction)
-                }
-            }
-        }
-        reportRejectsAndDamage(of: progress, damage: pipeline.damage)
-        return FileOutcome(
-            linesRead: linesRead - readBefore, linesRejected: linesRejected - rejectedBefore,
-            contentOffset: pipeline.committedOffset, damage: pipeline.damage)
     }
 
     // MARK: - State

@@ -1,10 +1,7 @@
-import TokentallySystem
-import TokentallyReading
-import TokentallyCounting
-import TokentallyOutput
-import TokentallyConfiguration
 import Foundation
 import Logging
+import TokentallyOutput
+import TokentallySystem
 
 /// Encodes and writes snapshot batches on a thread of its own, so that the ingest loop only
 /// builds the reports (a copy of the changed buckets) and goes on counting while the files are
@@ -12,7 +9,10 @@ import Logging
 ///
 /// One batch at a time: while one is being written the loop keeps its buckets dirty and offers
 /// them again at the next interval. A batch that fails to write is reported back, so the loop
-/// can mark everything dirty and try again.
+/// can take every bucket as changed and try again.
+///
+/// `@unchecked Sendable`: its thread and the loop's share only the `var`s below, each read and
+/// written under `condition`; `errorLog` is the outbox thread's alone.
 final class SnapshotOutbox: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: (batch: SnapshotPublisher.Batch, publisher: SnapshotPublisher)?
@@ -52,10 +52,10 @@ final class SnapshotOutbox: @unchecked Sendable {
     }
 
     /// How long the last batch took to encode and write, and all batches so far, in seconds.
-    var writeSeconds: (last: Double, total: Double) {
+    var writeTimes: Schedule.WriteTimes {
         condition.lock()
         defer { condition.unlock() }
-        return (lastWrite, totalWrite)
+        return Schedule.WriteTimes(last: lastWrite, total: totalWrite)
     }
 
     /// The last success and failure of writing snapshot files.

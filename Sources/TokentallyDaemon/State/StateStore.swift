@@ -131,11 +131,14 @@ public struct StateStore: Sendable {
 
         func read(_ count: Int, into buffer: inout [UInt8]) throws(StateDecodingError) -> Int {
             let wanted = min(count, chunk.count)
-            var n = 0
-            repeat {
-                n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, wanted) }
-            } while n < 0 && errno == EINTR
-            guard n >= 0 else { throw StateDecodingError("cannot read the state: \(String(cString: strerror(errno)))") }
+            let result = chunk.withUnsafeMutableBytes {
+                Syscall.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: $0[..<wanted]))
+            }
+            let n: Int
+            switch result {
+            case .success(let count): n = count
+            case .failure(let error): throw StateDecodingError("cannot read the state: \(error)")
+            }
             chunk.withUnsafeBytes { addToChecksum(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
             buffer.append(contentsOf: chunk[..<n])
             return n
@@ -165,10 +168,6 @@ public struct StateStore: Sendable {
         }
     }
 
-    /// The temporary file a commit writes: its own name per process, so that two processes can
-    /// never write one file (the daemon also locks the directory, `DirectoryLock`).
-    public var temporaryPath: String { directory + "/.state.bin.tmp-\(getpid())" }
-
     /// Deletes temporary files that commits of earlier processes left behind (a crash or a full
     /// disk mid-commit); call it while holding the directory's lock. Returns their names.
     @discardableResult
@@ -186,84 +185,52 @@ public struct StateStore: Sendable {
         return removed
     }
 
-    /// Replaces the committed state with what `encode` writes, atomically and durably. The
-    /// payload is written to the file as it is encoded, in pieces of about 1 MiB. On failure the
-    /// temporary file is removed (it would hold the free space of a full disk until the next
-    /// try) and the old state stays as it was. A state directory removed while the daemon runs
-    /// is made again.
+    /// Replaces the committed state with what `encode` writes, atomically and durably
+    /// (`AtomicFile`). The payload is written to the file as it is encoded, in pieces of about
+    /// 1 MiB; the header's length and checksum, known only at the end, are written last. On
+    /// failure the temporary file is removed (it would hold the free space of a full disk until
+    /// the next try) and the old state stays as it was. A state directory removed while the
+    /// daemon runs is made again.
     public func commit(_ encode: (inout StateWriter) -> Void) throws(StateError) {
-        let temporary = temporaryPath
-        var fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        if fd < 0 && errno == ENOENT {
-            _ = mkdir(directory, 0o750)
-            fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        do {
+            try AtomicFile.write(
+                directory: directory, name: "state.bin", mode: 0o640,
+                remakeDirectory: { _ = mkdir(directory, 0o750) }
+            ) { fd, temporary in
+                let sink = FileSink(fd: fd)
+                // Room for the header now; its length and checksum are filled in at the end.
+                sink.failure = (Self.magic + [UInt8](repeating: 0, count: Self.headerSize - Self.magic.count))
+                    .withUnsafeBytes { Syscall.writeAll(fd, $0) }
+                var writer = StateWriter(streamingTo: sink)
+                encode(&writer)
+                writer.finish()
+                if let error = sink.failure { throw error }
+                var header = StateWriter(capacity: 20)
+                header.write(Self.version)
+                header.write(sink.checksum.length)
+                header.write(sink.checksum.value)
+                if let error = header.bytes.withUnsafeBytes({ Syscall.pwriteAll(fd, $0, at: UInt64(Self.magic.count)) }) {
+                    throw error
+                }
+            }
+        } catch {
+            let code = (error.cause as? Errno)?.code ?? error.errno.code
+            throw failure("cannot \(error.step.rawValue) \(error.path)", errno: code)
         }
-        guard fd >= 0 else { throw failure("cannot create \(temporary)") }
-        let sink = FileSink(fd: fd)
-        // The header's length and checksum are known only at the end: room for them now.
-        sink.ok = (Self.magic + [UInt8](repeating: 0, count: Self.headerSize - Self.magic.count)).withUnsafeBytes {
-            writeAll(fd, $0)
-        }
-        var writer = StateWriter(streamingTo: sink)
-        encode(&writer)
-        writer.finish()
-        var header = StateWriter(capacity: 20)
-        header.write(Self.version)
-        header.write(sink.checksum.length)
-        header.write(sink.checksum.value)
-        var ok = sink.ok
-        var code = sink.errorCode
-        if ok {
-            ok = header.bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(Self.magic.count)) == $0.count }
-            if !ok { code = errno }
-        }
-        if ok {
-            ok = fsyncRetrying(fd)
-            if !ok { code = errno }
-        }
-        if close(fd) != 0 && ok {
-            ok = false
-            code = errno
-        }
-        guard ok else {
-            unlink(temporary)
-            throw failure("cannot write \(temporary)", errno: code)
-        }
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw failure("cannot rename \(temporary) to \(path)", errno: code)
-        }
-        // Until the directory is flushed, the rename may not survive a power cut: a failure
-        // here is a failed commit too (the next one tries again).
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directoryFD >= 0 else { throw failure("cannot open \(directory) to flush it") }
-        defer { close(directoryFD) }
-        guard fsyncRetrying(directoryFD) else { throw failure("cannot flush \(directory)") }
-    }
-
-    private func fsyncRetrying(_ fd: Int32) -> Bool {
-        while fsync(fd) != 0 {
-            if errno != EINTR { return false }
-        }
-        return true
     }
 
     /// The temporary file a commit streams its payload into, checksumming it on the way.
     private final class FileSink: StateSink {
         let fd: Int32
-        var ok = true
-        var errorCode: Int32 = 0
+        /// The first write that failed; nothing more is written after it.
+        var failure: Errno?
         var checksum = StateChecksum.Running()
 
         init(fd: Int32) { self.fd = fd }
 
         func accept(_ bytes: UnsafeRawBufferPointer) {
             checksum.add(bytes)
-            if ok {
-                ok = writeAll(fd, bytes)
-                if !ok { errorCode = errno }
-            }
+            if failure == nil { failure = Syscall.writeAll(fd, bytes) }
         }
     }
 
@@ -286,19 +253,4 @@ public struct StateStore: Sendable {
             return "check the file system that holds state.directory; commits are retried at the next interval"
         }
     }
-}
-
-/// Writes all of `bytes` to `fd`, retrying interrupted and short writes; false on an error
-/// (`errno` says which).
-private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-    var written = 0
-    while written < bytes.count {
-        let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
-        if n < 0 {
-            if errno == EINTR { continue }
-            return false
-        }
-        written += n
-    }
-    return true
 }

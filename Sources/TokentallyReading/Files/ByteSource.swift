@@ -12,7 +12,28 @@ public protocol ByteSource: AnyObject {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(FileReadError) -> Int
     /// Damage found while reading (a gzip file cut short, corrupt data), or nil. Damage ends the
     /// stream early but is not an error: every complete line before it is still counted.
-    var damage: String? { get }
+    var damage: Damage? { get }
+}
+
+/// What ended a stream before its file's end, as a value: a decision (is this gzip file still
+/// being written?) looks at the case, never at the text.
+public enum Damage: Sendable, Equatable, CustomStringConvertible {
+    /// The data stops in the middle of a gzip member: a file cut short, or one still being
+    /// written (logrotate compressing it).
+    case cutShort(decompressedBytes: UInt64?)
+    /// Data that cannot be read, and is skipped to the end of the file.
+    case corrupt(detail: String)
+    /// Bytes after the last gzip member that are not gzip data, ignored.
+    case trailingData
+
+    public var description: String {
+        switch self {
+        case .cutShort(let bytes?): "gzip data cut short after \(bytes) decompressed bytes"
+        case .cutShort(nil): "gzip data cut short"
+        case .corrupt(let detail): "corrupt gzip data (\(detail)); the rest of the file was skipped"
+        case .trailingData: "trailing data after the last gzip member was ignored"
+        }
+    }
 }
 
 /// Makes a source of decompressed bytes from a source of gzip bytes. The core has no C imports;
@@ -27,6 +48,9 @@ public struct FileReadError: Error, CustomStringConvertible, Sendable {
         case isDirectory = "is_directory"
         case readFailed = "read_failed"
         case decompressorFailed = "decompressor_failed"
+        /// The file was truncated (copytruncate) between two reads: the bytes of the read that
+        /// found it were not handed out, and the file is to be read again from its new start.
+        case truncated
     }
 
     public var code: Code
@@ -75,7 +99,7 @@ public final class FileByteSource: ByteSource {
     /// Bytes handed out so far (raw file bytes, before any decompression).
     public private(set) var bytesRead: UInt64 = 0
 
-    public var damage: String? { nil }
+    public var damage: Damage? { nil }
 
     /// Opens `path` for reading; `-` means standard input.
     public init(path: String) throws(FileReadError) {
@@ -166,11 +190,9 @@ public final class FileByteSource: ByteSource {
     }
 
     private func rawRead(into buffer: UnsafeMutableRawBufferPointer) throws(FileReadError) -> Int {
-        while true {
-            let n = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            if errno == EINTR { continue }
-            throw FileReadError.fromErrno(errno, path: path, doing: "reading it")
+        switch Syscall.read(descriptor, into: buffer) {
+        case .success(let n): return n
+        case .failure(let error): throw FileReadError.fromErrno(error.code, path: path, doing: "reading it")
         }
     }
 }

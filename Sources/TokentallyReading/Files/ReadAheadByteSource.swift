@@ -29,7 +29,7 @@ public final class ReadAheadByteSource: ByteSource {
     }
 
     /// The wrapped source's damage, known once every byte was read.
-    public var damage: String? { ring.finalDamage }
+    public var damage: Damage? { ring.finalDamage }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(FileReadError) -> Int {
         guard buffer.count > 0 else { return 0 }
@@ -69,7 +69,7 @@ public final class ReadAheadByteSource: ByteSource {
         private var released = 0
         private var ended = false
         private var error: FileReadError?
-        private var damage: String?
+        private var damage: Damage?
         private var stopping = false
         private var producerDone = false
 
@@ -85,7 +85,7 @@ public final class ReadAheadByteSource: ByteSource {
 
         func chunk(_ index: Int) -> UnsafeMutableRawBufferPointer { chunks[index] }
 
-        var finalDamage: String? {
+        var finalDamage: Damage? {
             condition.lock()
             defer { condition.unlock() }
             return damage

@@ -1,60 +1,77 @@
-import TokentallySystem
 import Foundation
+import TokentallySystem
 
-/// Reads and parses one file's lines on `parserCount` threads of their own, handing the parsed
-/// batches back to the caller in file order: the caller counts them, so counting sees the lines
-/// in exactly the order a single thread would, while reading, inflating and parsing, which
-/// depend on nothing but the line, use the other cores.
+/// A byte source being read as lines: the source, and the line reader that holds its partial
+/// last line between reads. A followed file keeps one as long as it is open; replay makes one
+/// per file.
+public final class LineStream {
+    public let source: any ByteSource
+    public var reader: LineReader
+
+    public init(source: any ByteSource, maxLineBytes: Int, readSize: Int = 256 << 10) {
+        self.source = source
+        self.reader = LineReader(maxLineBytes: maxLineBytes, readSize: readSize)
+    }
+}
+
+/// Which parser a read needs: a format's mapping (with the zone of its offset-less times) under
+/// a name that tells parsers apart, and the latest time a record may have.
+public struct ParserChoice: Sendable {
+    /// Parsers are made once per thread and name, and kept.
+    public var name: String
+    public var mapping: FieldMapping
+    public var naiveTimezone: String?
+    /// `RecordParser.notAfterEpochSeconds`, set before each batch is parsed.
+    public var notAfterEpochSeconds: Double
+
+    public init(name: String, mapping: FieldMapping, naiveTimezone: String? = nil, notAfterEpochSeconds: Double = .infinity) {
+        self.name = name
+        self.mapping = mapping
+        self.naiveTimezone = naiveTimezone
+        self.notAfterEpochSeconds = notAfterEpochSeconds
+    }
+}
+
+/// The one way lines become records, for both drivers (replay's one pass and the daemon's live
+/// following): batches of a stream's complete lines are read in file order and parsed on
+/// `parserThreads` threads of the pipeline's own, and handed back to the caller in file order,
+/// who counts them; so counting sees the lines exactly as one thread would, while reading,
+/// inflating and parsing use the other cores. With no threads, the caller reads and parses each
+/// batch itself: the same path, on one core.
 ///
-/// Each parser thread in turn takes the file (one `LineReader` over the source, under a lock),
-/// reads one chunk's complete lines into the next free `RecordBatch` of a ring, lets go of the
-/// file and parses the batch with its own `RecordParser`; the core that parses a batch is the
-/// one that just copied its bytes. `next` hands out the oldest batch once it is parsed; while
-/// it is not, the caller takes the file and parses the next batch itself rather than wait, so
-/// that with `parserCount` one fewer than the cores every core is busy and no thread has to
-/// share one. A batch is reused once the caller `release`s it, so at most
-/// `8 × (parserCount + 1)` batches are in flight and memory stays bounded however far the
-/// parsers could run ahead. (Eight per parsing thread let them run far enough ahead that
-/// counting rarely waits: measured 5–10% faster than two on two cores.)
+/// The threads are made once and wait between reads, so the daemon, which reads a little at a
+/// time, pays for no thread per read. In a read, each thread in turn takes the stream (under a
+/// lock), reads one chunk's complete lines into the next free `RecordBatch` of a ring, lets go
+/// and parses the batch with its own `RecordParser`. While the oldest batch is not parsed yet,
+/// the caller reads and parses the next one itself rather than wait, so that with
+/// `parserThreads` one fewer than the cores every core is busy. A batch is reused once the
+/// caller is done with it, so at most `8 × (parserThreads + 1)` batches are in flight and memory
+/// stays bounded however far the threads could run ahead. (Eight per thread let them run far
+/// enough ahead that counting rarely waits: measured 5–10% faster than two on two cores.)
 ///
-/// The source belongs to the pipeline from `init` on. A read error of the source is thrown by
-/// the `next` that reaches it, after every batch before it. Deinitialising the pipeline stops
-/// its threads and waits for them.
+/// One read at a time; not for several callers at once.
 public final class ParsingPipeline {
+    public let parserThreads: Int
     private let ring: Ring
-    /// The batch `next` handed out and not yet released.
-    private var current: Int?
-    /// The parser `next` uses to parse batches itself while it would otherwise wait.
-    private let callerParser: RecordParser
+    /// The caller's own parsers, for the batches it parses itself.
+    private var callerParsers = ParserCache()
 
-    /// - Parameters:
-    ///   - parserCount: threads that read and parse; at least 1.
-    ///   - chunkBytes: bytes read from the source at a time, the lines of one batch.
-    public init(
-        source: any ByteSource, mapping: FieldMapping, maxLineBytes: Int, parserCount: Int, chunkBytes: Int = 256 << 10,
-        naiveTimezone: String? = nil, notAfterEpochSeconds: Double = .infinity
-    ) {
-        let parserCount = max(parserCount, 1)
-        @Sendable func makeParser() -> RecordParser {
-            let parser = RecordParser(mapping: mapping, naiveTimezone: naiveTimezone)
-            parser.notAfterEpochSeconds = notAfterEpochSeconds
-            return parser
-        }
-        callerParser = makeParser()
+    /// - Parameter chunkBytes: bytes read from a stream at a time, the lines of one batch.
+    public init(parserThreads: Int, chunkBytes: Int = 256 << 10) {
+        self.parserThreads = max(parserThreads, 0)
         // One read's lines, and the partial line held back from the read before when it is not
         // very long: a batch grows only for longer lines.
         let batchBytes = chunkBytes + (64 << 10)
         ring = Ring(
-            batches: (0..<(8 * (parserCount + 1))).map { _ in
+            batches: (0..<(8 * (self.parserThreads + 1))).map { _ in
                 RecordBatch(lines: LineBatch(capacity: batchBytes))
             },
-            input: Input(source: source, reader: LineReader(maxLineBytes: maxLineBytes, readSize: chunkBytes)),
-            threadCount: parserCount)
+            threadCount: self.parserThreads)
         let ring = self.ring
-        for _ in 0..<parserCount {
-            let parser = Thread { ring.work(with: makeParser()) }
-            parser.name = "tokentally parser"
-            parser.start()
+        for _ in 0..<self.parserThreads {
+            let thread = Thread { ring.work() }
+            thread.name = "tokentally parser"
+            thread.start()
         }
     }
 
@@ -62,189 +79,269 @@ public final class ParsingPipeline {
         ring.stopAndWait()
     }
 
-    /// The next batch in file order, once parsed; nil after the last. Call `release` when done
-    /// with it, before the next call.
-    public func next() throws -> RecordBatch? {
-        if current != nil { release() }
-        guard let index = try ring.nextParsed(helpingWith: callerParser) else { return nil }
-        current = index
-        return ring.batch(index)
+    /// What a read came to.
+    public enum Outcome: Sendable, Equatable {
+        /// The stream had nothing more (for now).
+        case atEnd
+        /// `budget` bytes were read; more may be there.
+        case budgetSpent
     }
 
-    /// Gives the batch `next` returned back to the parsers.
-    public func release() {
-        guard let index = current else { return }
-        current = nil
-        ring.release(index)
+    /// Reads `stream` until it has nothing more, or about `budget` bytes were read, and calls
+    /// `body` with each parsed batch in file order (its records are valid during the call).
+    /// With `finishAtEnd`, a last line without a newline is taken too when the stream ends (the
+    /// file is complete); otherwise it stays in the stream's reader until its newline comes.
+    /// With `finishOnly`, nothing is read: only that last line is taken. A read error of the
+    /// stream is thrown after every batch before it was handed to `body`.
+    public func read(
+        _ stream: LineStream, parser: ParserChoice, budget: Int = .max, finishAtEnd: Bool, finishOnly: Bool = false,
+        _ body: (RecordBatch) throws -> Void
+    ) throws -> Outcome {
+        ring.begin(Ring.Session(stream: stream, parser: parser, budget: budget, finishAtEnd: finishAtEnd || finishOnly, finishOnly: finishOnly))
+        defer { ring.end() }
+        while let index = try ring.nextParsed(helpingWith: &callerParsers) {
+            defer { ring.release(index) }
+            try body(ring.batch(index))
+        }
+        return ring.outcome
+    }
+}
+
+/// A thread's parsers, by `ParserChoice.name`.
+private struct ParserCache {
+    private var parsers: [String: RecordParser] = [:]
+
+    mutating func parser(for choice: ParserChoice) -> RecordParser {
+        let parser: RecordParser
+        if let existing = parsers[choice.name] {
+            parser = existing
+        } else {
+            parser = RecordParser(mapping: choice.mapping, naiveTimezone: choice.naiveTimezone)
+            parsers[choice.name] = parser
+        }
+        parser.notAfterEpochSeconds = choice.notAfterEpochSeconds
+        return parser
+    }
+}
+
+/// The batches and their state, shared by the threads. `readLock` guards the session's stream
+/// and is held while a batch is filled, so that batches are filled in file order; every other
+/// field is read and written under `condition`, except the batches' contents, which belong to
+/// one thread at a time (a parser between claiming a batch and `parsed`, the caller between
+/// `nextParsed` and `release`). That division is why it is `@unchecked Sendable`.
+private final class Ring: @unchecked Sendable {
+    struct Session {
+        let stream: LineStream
+        let parser: ParserChoice
+        let budget: Int
+        let finishAtEnd: Bool
+        let finishOnly: Bool
     }
 
-    /// Content bytes through the last complete line; final once `next` returned nil.
-    public var committedOffset: UInt64 { ring.outcome.committedOffset }
+    private let batches: [RecordBatch]
+    private let readLock = NSLock()
+    private let condition = NSCondition()
+    /// The read in progress, and a number that tells one read from the next.
+    private var session: Session?
+    private var sessionNumber = 0
+    /// Under `readLock`: bytes read in this session, and whether it read all it will.
+    private var spent = 0
+    private var inputDone = false
+    /// Batches filled by threads and released by the caller so far in this session; batch `n`
+    /// lives at index `n % batches.count`.
+    private var filled = 0
+    private var released = 0
+    private var parsed: [Bool]
+    private var ended = false
+    private var error: (any Error)?
+    private(set) var outcome = ParsingPipeline.Outcome.atEnd
+    private var stopping = false
+    /// Threads between claiming a batch and `parsed` (the caller waits for them before a
+    /// session ends, so that none is left parsing a batch of the read before).
+    private var busy = 0
+    private var runningThreads: Int
 
-    /// The source's damage; final once `next` returned nil.
-    public var damage: String? { ring.outcome.damage }
+    init(batches: [RecordBatch], threadCount: Int) {
+        self.batches = batches
+        parsed = Array(repeating: false, count: batches.count)
+        runningThreads = threadCount
+    }
 
-    /// The file being read: used by one parser thread at a time, under `Ring.readLock`.
-    private final class Input {
-        let source: any ByteSource
-        var reader: LineReader
-        /// The source reached its end or failed: nothing more to read.
-        var done = false
+    func batch(_ index: Int) -> RecordBatch { batches[index] }
 
-        init(source: any ByteSource, reader: consuming LineReader) {
-            self.source = source
-            self.reader = reader
+    // MARK: Sessions
+
+    func begin(_ new: Session) {
+        readLock.lock()
+        spent = 0
+        inputDone = false
+        readLock.unlock()
+        condition.changing {
+            session = new
+            sessionNumber &+= 1
+            filled = 0
+            released = 0
+            ended = false
+            error = nil
+            outcome = .atEnd
+            for index in parsed.indices { parsed[index] = false }
         }
     }
 
-    /// The batches and their state, shared by the threads. `readLock` guards `input`, and is
-    /// held while a batch is filled, so that batches are filled in file order; every other
-    /// field is read and written under `condition`, except the batches' contents, which belong
-    /// to one thread at a time (a parser between claiming a batch and `parsed`, the caller
-    /// between `nextParsed` and `release`).
-    private final class Ring: @unchecked Sendable {
-        private let batches: [RecordBatch]
-        private let input: Input
-        private let readLock = NSLock()
-        private let condition = NSCondition()
-        /// Batches filled by parsers and released by the caller so far; batch `n` lives at
-        /// index `n % batches.count`.
-        private var filled = 0
-        private var released = 0
-        private var parsed: [Bool]
-        private var ended = false
-        private var error: (any Error)?
-        private var finalOutcome: (committedOffset: UInt64, damage: String?) = (0, nil)
-        private var stopping = false
-        private var runningThreads: Int
+    /// Ends the read: the threads finish the batches they hold and wait for the next.
+    func end() {
+        condition.lock()
+        session = nil
+        // A thread waiting for a free batch holds the read lock: it must see the end, and let go.
+        condition.broadcast()
+        while busy > 0 { condition.wait() }
+        condition.unlock()
+    }
 
-        init(batches: [RecordBatch], input: Input, threadCount: Int) {
-            self.batches = batches
-            self.input = input
-            parsed = Array(repeating: false, count: batches.count)
-            runningThreads = threadCount
-        }
+    // MARK: Parser threads
 
-        func batch(_ index: Int) -> RecordBatch { batches[index] }
-
-        /// The reader's final offset and the source's damage.
-        var outcome: (committedOffset: UInt64, damage: String?) {
+    func work() {
+        var parsers = ParserCache()
+        while true {
             condition.lock()
-            defer { condition.unlock() }
-            return finalOutcome
-        }
-
-        // MARK: Parser threads
-
-        func work(with parser: RecordParser) {
-            while let index = fillNextBatch(waiting: true) {
-                parse(index, with: parser)
+            while !stopping && (session == nil || ended) { condition.wait() }
+            if stopping {
+                runningThreads -= 1
+                condition.broadcast()
+                condition.unlock()
+                return
             }
-            condition.changing { runningThreads -= 1 }
-        }
-
-        private func parse(_ index: Int, with parser: RecordParser) {
-            batches[index].parse(with: parser)
-            condition.changing { parsed[index] = true }
-        }
-
-        /// Takes the next free batch and fills it with the complete lines of one read; nil when
-        /// the file is done or the pipeline stops. Unless `waiting`, also nil at once when
-        /// another thread is reading or no batch is free.
-        private func fillNextBatch(waiting: Bool) -> Int? {
-            if waiting {
-                readLock.lock()
-            } else if !readLock.try() {
-                return nil
+            let number = sessionNumber
+            condition.unlock()
+            while let (index, choice) = fillNextBatch(waiting: true, session: number) {
+                parse(index, with: parsers.parser(for: choice))
             }
-            defer { readLock.unlock() }
-            if input.done { return nil }
-            condition.lock()
-            if !waiting && filled - released == batches.count {
+        }
+    }
+
+    private func parse(_ index: Int, with parser: RecordParser) {
+        batches[index].parse(with: parser)
+        condition.changing {
+            parsed[index] = true
+            busy -= 1
+        }
+    }
+
+    /// Takes the next free batch of session `number` and fills it with the complete lines of
+    /// one read; nil when the session read all it will, or is over. Unless `waiting`, also nil
+    /// at once when another thread is reading or no batch is free.
+    private func fillNextBatch(waiting: Bool, session number: Int) -> (Int, ParserChoice)? {
+        if waiting {
+            readLock.lock()
+        } else if !readLock.try() {
+            return nil
+        }
+        defer { readLock.unlock() }
+        condition.lock()
+        while sessionNumber == number && session != nil && !inputDone && !stopping
+            && filled - released == batches.count
+        {
+            if !waiting {
                 condition.unlock()
                 return nil
             }
-            while filled - released == batches.count && !stopping { condition.wait() }
-            let stop = stopping
+            condition.wait()
+        }
+        guard sessionNumber == number, let current = session, !inputDone, !stopping else {
             condition.unlock()
-            if stop { return nil }
+            return nil
+        }
+        busy += 1
+        condition.unlock()
 
-            let index = filled % batches.count
-            let lines = batches[index].lines
-            lines.removeAll()
-            func add(_ event: LineEvent, _ lineNumber: UInt64) {
-                lines.append(event, lineNumber: lineNumber)
-            }
-            var failure: (any Error)?
+        let index = filled % batches.count
+        let lines = batches[index].lines
+        lines.removeAll()
+        func add(_ event: LineEvent, _ lineNumber: UInt64) {
+            lines.append(event, lineNumber: lineNumber)
+        }
+        let stream = current.stream
+        var failure: (any Error)?
+        var reachedEnd = false
+        if current.finishOnly {
+            stream.reader.finish(add)
+            reachedEnd = true
+        } else {
             do {
-                if try input.reader.read(from: input.source, budget: 1, add) {
-                    // The end: the last line may have no newline (the file is taken as complete).
-                    input.reader.finish(add)
-                    input.done = true
+                let before = stream.reader.committedOffset + UInt64(stream.reader.pendingBytes)
+                if try stream.reader.read(from: stream.source, budget: 1, add) {
+                    reachedEnd = true
+                    // The end: with `finishAtEnd`, the last line may have no newline.
+                    if current.finishAtEnd { stream.reader.finish(add) }
                 }
+                let after = stream.reader.committedOffset + UInt64(stream.reader.pendingBytes)
+                spent += Int(after &- before)
             } catch {
                 // The lines before the error are counted, as when reading on one thread.
                 failure = error
-                input.done = true
-            }
-
-            condition.changing {
-                filled += 1
-                if input.done {
-                    ended = true
-                    self.error = failure
-                    finalOutcome = (input.reader.committedOffset, input.source.damage)
-                }
-            }
-            return index
-        }
-
-        // MARK: The caller
-
-        /// The oldest batch once parsed; nil after the last. While it is not parsed yet, the
-        /// caller reads and parses the next unread batch itself with `parser` when it can,
-        /// rather than wait: so the caller's core, between counting batches, parses too.
-        func nextParsed(helpingWith parser: RecordParser) throws -> Int? {
-            while true {
-                condition.lock()
-                if released < filled {
-                    let index = released % batches.count
-                    if parsed[index] {
-                        condition.unlock()
-                        return index
-                    }
-                } else if ended {
-                    condition.unlock()
-                    if let error { throw error }
-                    return nil
-                }
-                condition.unlock()
-
-                if let index = fillNextBatch(waiting: false) {
-                    parse(index, with: parser)
-                    continue
-                }
-
-                condition.lock()
-                let ready = released < filled ? parsed[released % batches.count] : ended
-                if !ready { condition.wait() }
-                condition.unlock()
+                reachedEnd = true
             }
         }
+        let budgetSpent = !reachedEnd && spent >= current.budget
+        inputDone = reachedEnd || budgetSpent
 
-        func release(_ index: Int) {
-            condition.changing {
-                parsed[index] = false
-                released += 1
+        condition.changing {
+            filled += 1
+            if inputDone {
+                ended = true
+                self.error = failure
+                outcome = budgetSpent ? .budgetSpent : .atEnd
             }
         }
+        return (index, current.parser)
+    }
 
-        func stopAndWait() {
-            condition.changing { stopping = true }
+    // MARK: The caller
+
+    /// The oldest batch once parsed; nil after the last. While it is not parsed yet, the
+    /// caller reads and parses the next unread batch itself with its own parser when it can,
+    /// rather than wait: so the caller's core, between counting batches, parses too.
+    func nextParsed(helpingWith parsers: inout ParserCache) throws -> Int? {
+        while true {
             condition.lock()
-            while runningThreads > 0 { condition.wait() }
+            let number = sessionNumber
+            if released < filled {
+                let index = released % batches.count
+                if parsed[index] {
+                    condition.unlock()
+                    return index
+                }
+            } else if ended {
+                condition.unlock()
+                if let error { throw error }
+                return nil
+            }
+            condition.unlock()
+
+            if let (index, choice) = fillNextBatch(waiting: false, session: number) {
+                parse(index, with: parsers.parser(for: choice))
+                continue
+            }
+
+            condition.lock()
+            let ready = released < filled ? parsed[released % batches.count] : ended
+            if !ready { condition.wait() }
             condition.unlock()
         }
+    }
+
+    func release(_ index: Int) {
+        condition.changing {
+            parsed[index] = false
+            released += 1
+        }
+    }
+
+    func stopAndWait() {
+        condition.changing { stopping = true }
+        condition.lock()
+        while runningThreads > 0 { condition.wait() }
+        condition.unlock()
     }
 }
 

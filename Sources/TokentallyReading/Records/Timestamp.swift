@@ -63,32 +63,15 @@ public enum Timestamp {
         return value < 1e14 ? value / 1000 : nil
     }
 
-    /// Days from 1970-01-01 to the given proleptic Gregorian date; `month` is 1-12, `day` 1-31.
-    ///
-    /// Shifting the year to start on March 1 puts the leap day last, so the day of the year
-    /// follows from the month by one linear formula; 400-year eras repeat exactly.
+    /// Days from 1970-01-01 to a proleptic Gregorian date (`CivilCalendar`).
+    @inline(__always)
     static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let shiftedYear = month <= 2 ? year - 1 : year
-        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
-        let yearOfEra = shiftedYear - era * 400  // 0...399
-        let monthFromMarch = month > 2 ? month - 3 : month + 9  // 0...11
-        let dayOfYear = (153 * monthFromMarch + 2) / 5 + day - 1  // 0...365
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear  // 0...146096
-        // 719_468 days lie between 0000-03-01 and 1970-01-01.
-        return era * 146_097 + dayOfEra - 719_468
+        Int(CivilCalendar.days(year: Int64(year), month: Int64(month), day: Int64(day)))
     }
 
     /// Days in `month` (1-12) of `year`, Gregorian leap rule.
     static func daysInMonth(year: Int, month: Int) -> Int {
-        switch month {
-        case 2:
-            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-            return leap ? 29 : 28
-        case 4, 6, 9, 11:
-            return 30
-        default:
-            return 31
-        }
+        Int(CivilCalendar.daysInMonth(year: Int64(year), month: Int64(month)))
     }
 
     private static let hyphen = UInt8(ascii: "-")

@@ -1,0 +1,93 @@
+import Logging
+import TokentallyCounting
+import TokentallyOutput
+import TokentallySystem
+
+/// Commits checkpoints to the state directory, which it holds locked for the daemon's life
+/// (one tokentally per state directory), and keeps how commits fare: the last commit's time, a
+/// signature of what it held (so that an unchanged checkpoint is not written again), and the
+/// health shown in the status. A failed commit is logged at most once a minute while it keeps
+/// failing, and retried at the next interval.
+///
+/// Used by the follow loop's thread only.
+final class StateCommitter {
+    let store: StateStore
+    private var lock: DirectoryLock
+    private let logger: Logger
+    private(set) var health = OperationHealth()
+    private var errorLog = RateLimiter(interval: 60)
+    private var lastSignature: [UInt64] = []
+    /// When the last commit was made (loaded from the state at start-up).
+    private(set) var lastCommitTime: Int64? = nil
+
+    /// Locks `directory` (made if missing) and removes temporary files that earlier commits left.
+    init(directory: String, logger: Logger) throws(CommandError) {
+        self.logger = logger
+        do {
+            store = try StateStore(directory: directory)
+            lock = try DirectoryLock(directory: directory, name: "lock", setting: "state.directory")
+        } catch {
+            throw .io("\(error)")
+        }
+        store.removeStaleTemporaryFiles()
+    }
+
+    /// The committed checkpoint, its statistics and counters restored into `ingestor`; nil on a
+    /// first start.
+    func load(into ingestor: LogIngestor) throws(CommandError) -> Checkpoint? {
+        let loaded: StateReader?
+        do { loaded = try store.load() } catch { throw .io(error.description) }
+        guard var reader = loaded else { return nil }
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint.decode(from: &reader, into: ingestor)
+        } catch {
+            throw .io("\(store.path): the state cannot be used: \(error); \(StateError.rebuildHint)")
+        }
+        lastCommitTime = checkpoint.commitTime
+        return checkpoint
+    }
+
+    /// A cheap summary of what a checkpoint would hold: lines read, and each file's offset and
+    /// whether it is finished. A commit is skipped while it stays the same.
+    static func signature(linesRead: UInt64, files: [FileRecord]) -> [UInt64] {
+        var signature = [linesRead, UInt64(files.count)]
+        for record in files { signature.append(record.offset &+ (record.finished ? 1 << 63 : 0)) }
+        return signature
+    }
+
+    /// Whether `signature` differs from the last commit's.
+    func hasChanges(_ signature: [UInt64]) -> Bool { signature != lastSignature }
+
+    /// Commits `checkpoint` with `ingestor`'s statistics and counters. Returns false when it
+    /// failed: logged (rate-limited), shown in `health`, tried again at the next call.
+    func commit(_ checkpoint: Checkpoint, lines ingestor: LogIngestor, signature: [UInt64]) -> Bool {
+        let now = checkpoint.commitTime
+        do {
+            try store.commit { writer in checkpoint.encode(lines: ingestor, into: &writer) }
+        } catch {
+            health.failed(at: now, error.description)
+            let (allowed, held) = errorLog.allow()
+            if allowed {
+                logger.error(
+                    "state commit failed; will retry",
+                    metadata: ["error": "\(error)", "failures": "\(health.consecutiveFailures)", "not_logged": "\(held)"])
+            }
+            return false
+        }
+        if health.consecutiveFailures > 0 {
+            logger.notice("state commits work again", metadata: ["failures": "\(health.consecutiveFailures)"])
+            errorLog.reset()
+        }
+        health.succeeded(at: now)
+        if !lock.isStillInPlace {
+            // The state directory was removed and made again while we ran: lock it anew.
+            if let relocked = try? DirectoryLock(directory: store.directory, name: "lock", setting: "state.directory") {
+                lock = relocked
+            }
+        }
+        lastSignature = signature
+        lastCommitTime = now
+        return true
+    }
+}
