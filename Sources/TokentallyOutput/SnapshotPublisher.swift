@@ -211,6 +211,9 @@ public struct SnapshotPublisher: Sendable {
     /// most one is in memory: at high cardinality one report holds hundreds of thousands of
     /// series rows (measured: overlapping them raised peak memory per cell from 227 to 257
     /// bytes, past issue 5's 256).
+    ///
+    /// `@unchecked Sendable`: the caller's thread enqueues and finishes, the queue writes; the
+    /// only state they share, `failure` and `written`, is under `lock`.
     private final class ReportWriting: @unchecked Sendable {
         static let largeReportRows = 20_000
         private let writer: SnapshotWriter

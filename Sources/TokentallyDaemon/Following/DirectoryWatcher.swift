@@ -12,6 +12,9 @@ import TokentallyConfiguration
 ///
 /// inotify queues can overflow and some filesystems do not report every change, so callers
 /// also rescan on a timer; events only make them react sooner.
+///
+/// `@unchecked Sendable`: `watch` and `wait` (the watches and the event buffer) belong to the
+/// follow loop's thread; other threads only call `wake`, which writes a byte to a pipe.
 public final class DirectoryWatcher: @unchecked Sendable {
     /// Why `wait` returned.
     public struct Wake: Sendable {

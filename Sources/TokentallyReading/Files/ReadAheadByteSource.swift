@@ -49,7 +49,8 @@ public final class ReadAheadByteSource: ByteSource {
         return n
     }
 
-    /// Hands the wrapped source to the read-ahead thread, which alone uses it.
+    /// Hands the wrapped source to the read-ahead thread. `@unchecked Sendable`: once handed
+    /// over, the read-ahead thread alone uses the source, until it ends.
     private final class Producer: @unchecked Sendable {
         let source: any ByteSource
         init(source: any ByteSource) { self.source = source }
@@ -58,7 +59,7 @@ public final class ReadAheadByteSource: ByteSource {
     /// The chunks and their state, shared by the two threads: every field is read and written
     /// under `condition`, except the chunks' bytes, which belong to one side at a time (the
     /// producer between `claim` and `publish`, the consumer between `nextFilledChunk` and
-    /// `release`).
+    /// `release`). That division is what its `@unchecked Sendable` rests on.
     private final class Ring: @unchecked Sendable {
         let chunkSize: Int
         private let chunks: [UnsafeMutableRawBufferPointer]
