@@ -12,26 +12,26 @@ package final class BucketAccumulator {
     let ordinal: Int32
     /// `UsageCounters.changeSequence` when a record last changed the bucket (0 for one restored
     /// from state, and not changed since).
-    package var lastChange: UInt64 = 0
+    @exclusivity(unchecked) package var lastChange: UInt64 = 0
 
-    private var cellBySeries: [Int32: Int32] = [:]
-    package private(set) var cellSeries: [Int32] = []
+    @exclusivity(unchecked) private var cellBySeries: [Int32: Int32] = [:]
+    @exclusivity(unchecked) package private(set) var cellSeries: [Int32] = []
     package let cells = CellPages()
 
     /// The performance of the requests counted here, once folded.
-    package var performance = PerformanceRollups()
+    @exclusivity(unchecked) package var performance = PerformanceRollups()
     /// Day buckets only: by model × provider pair, the performance of requests counted in this
     /// day and not yet folded into the `performance` of this day, its week and its month.
-    var unfoldedByPair: [PerformanceAccumulator] = []
+    @exclusivity(unchecked) var unfoldedByPair: [PerformanceAccumulator] = []
     /// Whether `unfoldedByPair` holds anything.
-    var hasUnfolded = false
+    @exclusivity(unchecked) var hasUnfolded = false
 
     /// The fastest and slowest request (the first one seen wins a tie); the latencies are kept
     /// apart so that the per-request comparison touches no String.
-    private(set) var fastestLatencyMs = Double.infinity
-    private(set) var slowestLatencyMs = -Double.infinity
-    package fileprivate(set) var fastest: RequestNote?
-    package fileprivate(set) var slowest: RequestNote?
+    @exclusivity(unchecked) private(set) var fastestLatencyMs = Double.infinity
+    @exclusivity(unchecked) private(set) var slowestLatencyMs = -Double.infinity
+    @exclusivity(unchecked) package fileprivate(set) var fastest: RequestNote?
+    @exclusivity(unchecked) package fileprivate(set) var slowest: RequestNote?
 
     package struct RequestNote {
         package var latencyMs: Double
@@ -97,8 +97,8 @@ package final class BucketAccumulator {
 package final class CellPages {
     private static let pageShift = 10
     private static let pageSize = 1 << pageShift
-    private var pages: [UnsafeMutablePointer<CounterValues>] = []
-    private(set) var count = 0
+    @exclusivity(unchecked) private var pages: [UnsafeMutablePointer<CounterValues>] = []
+    @exclusivity(unchecked) private(set) var count = 0
 
     init() {}
 

@@ -21,57 +21,57 @@ public final class UsageCounters {
         }
     }
     /// Beyond it, new series are counted under `__overflow__`; a change applies to new series.
-    public var maxSeries: Int
-    public private(set) var calendar: BucketCalendar
+    @exclusivity(unchecked) public var maxSeries: Int
+    @exclusivity(unchecked) public private(set) var calendar: BucketCalendar
     private let redactor: KeyRedactor
 
     // Dimensions, interned to dense ids.
-    private var rawKeys = [ByteStringInterner](repeating: ByteStringInterner(), count: KeyRedaction.allCases.count)
-    private var keyIDForRaw = [[Int32]](repeating: [], count: KeyRedaction.allCases.count)
-    private var keyIDByName: [String: Int32] = [:]
-    package private(set) var keyNames: [String] = []
-    private var models = ByteStringInterner()
-    private var providers = ByteStringInterner()
-    package private(set) var modelNames: [String] = []
-    package private(set) var providerNames: [String] = []
+    @exclusivity(unchecked) private var rawKeys = [ByteStringInterner](repeating: ByteStringInterner(), count: KeyRedaction.allCases.count)
+    @exclusivity(unchecked) private var keyIDForRaw = [[Int32]](repeating: [], count: KeyRedaction.allCases.count)
+    @exclusivity(unchecked) private var keyIDByName: [String: Int32] = [:]
+    @exclusivity(unchecked) package private(set) var keyNames: [String] = []
+    @exclusivity(unchecked) private var models = ByteStringInterner()
+    @exclusivity(unchecked) private var providers = ByteStringInterner()
+    @exclusivity(unchecked) package private(set) var modelNames: [String] = []
+    @exclusivity(unchecked) package private(set) var providerNames: [String] = []
 
     // Series and model × provider pairs.
-    private var seriesIndex = SeriesIndex()
+    @exclusivity(unchecked) private var seriesIndex = SeriesIndex()
     package struct SeriesEntry {
         package var key: Int32
         package var model: Int32
         package var provider: Int32
         package var pair: Int32
     }
-    package private(set) var seriesDimensions: [SeriesEntry] = []
-    private var pairByModelProvider: [Int64: Int32] = [:]
-    package private(set) var pairs: [(model: Int32, provider: Int32)] = []
+    @exclusivity(unchecked) package private(set) var seriesDimensions: [SeriesEntry] = []
+    @exclusivity(unchecked) private var pairByModelProvider: [Int64: Int32] = [:]
+    @exclusivity(unchecked) package private(set) var pairs: [(model: Int32, provider: Int32)] = []
 
     // Buckets by period (index = Period ordinal) and ordinal.
-    private var buckets: [[Int32: BucketAccumulator]] = [[:], [:], [:]]
+    @exclusivity(unchecked) private var buckets: [[Int32: BucketAccumulator]] = [[:], [:], [:]]
     /// Per period, the newest bucket any record reached, and the retention anchor: the newest
     /// bucket reached by a record other than the single newest one (the second-newest record's
     /// bucket). Retention counts back from the anchor, so no single record, however far ahead
     /// its time (a clock glitch, a mistyped year), can push the other buckets out: it is counted
     /// in its own bucket, and only a second record at or beyond a bucket moves the window there.
     /// `.min` until the records needed have come.
-    private var newestOrdinal: [Int32] = [.min, .min, .min]
-    private var anchorOrdinal: [Int32] = [.min, .min, .min]
+    @exclusivity(unchecked) private var newestOrdinal: [Int32] = [.min, .min, .min]
+    @exclusivity(unchecked) private var anchorOrdinal: [Int32] = [.min, .min, .min]
     /// Per series, per period (index `series × 3 + period`): the bucket ordinal and cell index it
     /// last touched, so the common case (same day as the series' previous request) needs no
     /// hashing.
-    private var lastCell: [UInt64] = []
-    private var hotBucket: [BucketAccumulator?] = [nil, nil, nil]
-    private var cachedNameRanks: NameRanks?
+    @exclusivity(unchecked) private var lastCell: [UInt64] = []
+    @exclusivity(unchecked) private var hotBucket: [BucketAccumulator?] = [nil, nil, nil]
+    @exclusivity(unchecked) private var cachedNameRanks: NameRanks?
     /// Day buckets whose `unfoldedByPair` holds something.
-    private var daysToFold: [BucketAccumulator] = []
+    @exclusivity(unchecked) private var daysToFold: [BucketAccumulator] = []
 
     /// Events older than retention, by period index (day, week, month).
-    public private(set) var lateDropped: [UInt64] = [0, 0, 0]
+    @exclusivity(unchecked) public private(set) var lateDropped: [UInt64] = [0, 0, 0]
     /// Records counted under `__overflow__` because the series limit was reached.
-    public private(set) var overflowRecords: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var overflowRecords: UInt64 = 0
     /// Records counted.
-    public private(set) var recordsCounted: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var recordsCounted: UInt64 = 0
 
     public init(calendar: BucketCalendar, retention: RetentionConfiguration, maxSeries: Int, redactor: KeyRedactor) {
         self.calendar = calendar

@@ -15,13 +15,13 @@ public final class GzipByteSource: ByteSource {
         get { streamPointer.pointee }
         _modify { yield &streamPointer.pointee }
     }
-    private var input: UnsafeMutableRawBufferPointer
-    private var inputEnd = false
-    private var memberEnded = false
-    private var finished = false
-    public private(set) var damage: Damage?
+    @exclusivity(unchecked) private var input: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) private var inputEnd = false
+    @exclusivity(unchecked) private var memberEnded = false
+    @exclusivity(unchecked) private var finished = false
+    @exclusivity(unchecked) public private(set) var damage: Damage?
     /// Decompressed bytes returned so far.
-    public private(set) var bytesInflated: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var bytesInflated: UInt64 = 0
 
     /// A `GunzipFactory` for `LogFileOpener`.
     public static let factory: GunzipFactory = { (file) throws(FileReadError) -> any ByteSource in

@@ -12,7 +12,7 @@ import TokentallySystem
 public final class LogIngestor {
     public let counters: UsageCounters
     /// The longest line accepted; applies to files opened after a change.
-    public var maxLineBytes: Int
+    @exclusivity(unchecked) public var maxLineBytes: Int
     private let logger: Logger
     private let pipeline: ParsingPipeline
     /// Format mappings by name. Replacing them (a reload) takes effect from the next read.
@@ -20,17 +20,17 @@ public final class LogIngestor {
         didSet { mappingGeneration &+= 1 }
     }
     /// Tells the parsers of one set of mappings from the next (parsers are kept by name).
-    private var mappingGeneration = 0
+    @exclusivity(unchecked) private var mappingGeneration = 0
 
     @exclusivity(unchecked) public private(set) var linesRead: UInt64 = 0
     @exclusivity(unchecked) public private(set) var linesEmpty: UInt64 = 0
     @exclusivity(unchecked) public private(set) var rejected = [UInt64](repeating: 0, count: RejectReason.allCases.count)
     /// Rejected lines logged per file before the rest are only counted.
-    public var rejectLogLimit = 5
+    @exclusivity(unchecked) public var rejectLogLimit = 5
 
     /// Records dated after this are rejected as `future_timestamp` (`RecordParser`); the
     /// daemon moves it with its clock. Infinity checks nothing.
-    public var notAfterEpochSeconds: Double = .infinity
+    @exclusivity(unchecked) public var notAfterEpochSeconds: Double = .infinity
 
     /// - Parameters:
     ///   - mappings: the format mappings by name (presets and user formats).
@@ -210,8 +210,8 @@ public final class LogIngestor {
 
     // MARK: - Late records
 
-    private var lateDropsLogged: [UInt64] = [0, 0, 0]
-    private var lateDropLog = RateLimiter(interval: 60)
+    @exclusivity(unchecked) private var lateDropsLogged: [UInt64] = [0, 0, 0]
+    @exclusivity(unchecked) private var lateDropLog = RateLimiter(interval: 60)
 
     /// Takes the late drops counted so far as logged (after a restart from committed state).
     public func markLateDropsLogged() { lateDropsLogged = counters.lateDropped }

@@ -94,10 +94,10 @@ public final class FileByteSource: ByteSource {
     public let path: String
     public let descriptor: Int32
     private let ownsDescriptor: Bool
-    private var peeked: [UInt8] = []
-    private var peekedOffset = 0
+    @exclusivity(unchecked) private var peeked: [UInt8] = []
+    @exclusivity(unchecked) private var peekedOffset = 0
     /// Bytes handed out so far (raw file bytes, before any decompression).
-    public private(set) var bytesRead: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var bytesRead: UInt64 = 0
 
     public var damage: Damage? { nil }
 

@@ -13,7 +13,7 @@ import Foundation
 public final class ReadAheadByteSource: ByteSource {
     private let ring: Ring
     /// The chunk being handed out, and how far.
-    private var current: (index: Int, offset: Int, count: Int)?
+    @exclusivity(unchecked) private var current: (index: Int, offset: Int, count: Int)?
 
     public init(_ source: any ByteSource, chunkSize: Int = 1 << 20, chunkCount: Int = 4) {
         ring = Ring(chunkSize: chunkSize, chunkCount: chunkCount)

@@ -18,9 +18,9 @@ public final class LineBatch {
         public var tooLongByteCount: Int?
     }
 
-    private var storage: UnsafeMutableRawBufferPointer
-    private var used = 0
-    public private(set) var lines: [Line] = []
+    @exclusivity(unchecked) private var storage: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) private var used = 0
+    @exclusivity(unchecked) public private(set) var lines: [Line] = []
 
     /// - Parameter capacity: bytes of line content the batch holds before it must grow.
     public init(capacity: Int) {

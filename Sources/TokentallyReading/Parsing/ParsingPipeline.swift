@@ -6,7 +6,7 @@ import TokentallySystem
 /// per file.
 public final class LineStream {
     public let source: any ByteSource
-    public var reader: LineReader
+    @exclusivity(unchecked) public var reader: LineReader
 
     public init(source: any ByteSource, maxLineBytes: Int, readSize: Int = 256 << 10) {
         self.source = source
@@ -54,7 +54,7 @@ public final class ParsingPipeline {
     public let parserThreads: Int
     private let ring: Ring
     /// The caller's own parsers, for the batches it parses itself.
-    private var callerParsers = ParserCache()
+    @exclusivity(unchecked) private var callerParsers = ParserCache()
 
     /// - Parameter chunkBytes: bytes read from a stream at a time, the lines of one batch.
     public init(parserThreads: Int, chunkBytes: Int = 256 << 10) {

@@ -61,7 +61,7 @@ public final class JSONFieldScanner {
 
     private let containerIsObject: UnsafeMutableBufferPointer<Bool>
     private let containerNode: UnsafeMutableBufferPointer<Int32>
-    private var keyScratch: [UInt8] = []
+    @exclusivity(unchecked) private var keyScratch: [UInt8] = []
 
     /// Builds a scanner that watches `paths`; slot `i` of `values` holds `paths[i]`'s value.
     public init(paths: [FieldPath], maxDepth: Int = 512) {

@@ -16,8 +16,8 @@ public final class NaiveTimeZone {
     public let identifier: String
     private let zone: TimeZone
     /// Local seconds `[start, start + 3600)` read with `offset`.
-    private var cachedHourStart: Int64 = .min
-    private var cachedOffset: Int64 = 0
+    @exclusivity(unchecked) private var cachedHourStart: Int64 = .min
+    @exclusivity(unchecked) private var cachedOffset: Int64 = 0
 
     /// nil when the name is not a zone this system knows.
     public init?(identifier: String) {

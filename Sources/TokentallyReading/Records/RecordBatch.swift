@@ -16,8 +16,8 @@ public final class RecordBatch {
     }
 
     public let lines: LineBatch
-    public private(set) var parsed: [ParsedLine] = []
-    private var decodedText = TextArena()
+    @exclusivity(unchecked) public private(set) var parsed: [ParsedLine] = []
+    @exclusivity(unchecked) private var decodedText = TextArena()
 
     public init(lines: LineBatch) {
         self.lines = lines
@@ -65,7 +65,7 @@ public final class RecordBatch {
         // Kept, so that the reads are not optimised away.
         warmth = touched
     }
-    private var warmth: UInt8 = 0
+    @exclusivity(unchecked) private var warmth: UInt8 = 0
 
     /// Moves a string decoded into the parser's buffers into the batch.
     @inline(__always)

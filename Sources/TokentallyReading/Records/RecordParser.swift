@@ -26,10 +26,10 @@ public final class RecordParser {
     private let sources: [CompiledSource]
     private let alternatives: [CompiledSource]
     private let sumSlots: [Int]
-    private var ttftConditionSlot: Int = -1
-    private var successIntegers: [ClosedRange<Int64>] = []
-    private var successBools: (whenTrue: Bool, whenFalse: Bool) = (false, false)
-    private var successStrings: [[UInt8]] = []
+    @exclusivity(unchecked) private var ttftConditionSlot: Int = -1
+    @exclusivity(unchecked) private var successIntegers: [ClosedRange<Int64>] = []
+    @exclusivity(unchecked) private var successBools: (whenTrue: Bool, whenFalse: Bool) = (false, false)
+    @exclusivity(unchecked) private var successStrings: [[UInt8]] = []
     /// Per field (by ordinal): text used when the record has no value (`FieldMapping.defaults`;
     /// the key's placeholder), as bytes that live as long as the parser.
     private let defaultText: [[UInt8]?]
@@ -45,21 +45,21 @@ public final class RecordParser {
     private let naiveZone: NaiveTimeZone?
 
     // Decoding buffers for strings with escapes, one per kept string field.
-    private var apiKeyBuffer: [UInt8] = []
-    private var modelBuffer: [UInt8] = []
-    private var providerBuffer: [UInt8] = []
-    private var requestIDBuffer: [UInt8] = []
-    private var scratch: [UInt8] = []
-    private var line = UnsafeRawBufferPointer(start: nil, count: 0)
+    @exclusivity(unchecked) private var apiKeyBuffer: [UInt8] = []
+    @exclusivity(unchecked) private var modelBuffer: [UInt8] = []
+    @exclusivity(unchecked) private var providerBuffer: [UInt8] = []
+    @exclusivity(unchecked) private var requestIDBuffer: [UInt8] = []
+    @exclusivity(unchecked) private var scratch: [UInt8] = []
+    @exclusivity(unchecked) private var line = UnsafeRawBufferPointer(start: nil, count: 0)
 
     /// The record of the last line that `parse` accepted.
-    public private(set) var record = GatewayRecord()
+    @exclusivity(unchecked) public private(set) var record = GatewayRecord()
 
     /// Records dated after this (Unix seconds) are rejected as `future_timestamp`: the daemon
     /// sets it to its wall clock plus `limits.max_future_seconds` as time goes by, so that one
     /// line from the year 2100 cannot count in a bucket no real line reaches. Infinity (the
     /// default, and `replay`'s: docs/log-format.md) checks nothing.
-    public var notAfterEpochSeconds: Double = .infinity
+    @exclusivity(unchecked) public var notAfterEpochSeconds: Double = .infinity
 
     /// - Parameter naiveTimezone: the zone of timestamps written without an offset, overriding the
     ///   mapping's (an input's `naive_timezone`); it must be a zone the system knows (validated
