@@ -17,8 +17,8 @@ import PackageDescription
 //   TokentallyNative        the one module that touches C (zlib, libsystemd)
 //   TokentallyCommand       the `tokentally` executable
 //
-// Warnings are errors in the project's own targets (not in its dependencies'). The hot path
-// opts out of the run-time exclusivity checks property by property, in the source
+// Warnings are errors in the project's own targets, tests included (not in its dependencies').
+// The hot path opts out of the run-time exclusivity checks property by property, in the source
 // (`@exclusivity(unchecked)`, docs/performance.md), so no target needs unsafe flags and the
 // package can be a dependency of another.
 let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
@@ -69,7 +69,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
-        .target(name: "TokentallySamples", dependencies: ["TokentallySystem", "TokentallyReading"], swiftSettings: strict),
+        .target(
+            name: "TokentallySamples", dependencies: ["TokentallySystem", "TokentallyReading"], swiftSettings: strict),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(
@@ -93,17 +94,19 @@ let package = Package(
                 "TokentallySystem", "TokentallyReading", "TokentallyCounting", "TokentallyOutput",
                 "TokentallyConfiguration", "TokentallyReplay", "TokentallyDaemon", "TokentallySamples",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "TokentallyNativeTests",
-            dependencies: ["TokentallyNative", "TokentallyReading", "TokentallySamples"]),
+            dependencies: ["TokentallyNative", "TokentallyReading", "TokentallySamples"], swiftSettings: strict),
         // The end-to-end tests run the built `tokentally` binary; depending on the command makes
         // `swift test` build it. They import no project module: their oracle is independent.
         .testTarget(
             name: "TokentallyEndToEndTests",
             dependencies: ["TokentallyCommand"],
-            exclude: ["Fixtures"]
+            exclude: ["Fixtures"],
+            swiftSettings: strict
         ),
     ]
 )
@@ -135,6 +138,7 @@ if Context.environment["TOKENTALLY_BENCHMARKS"] != nil {
 if Context.environment["TOKENTALLY_FUZZ"] != nil {
     package.targets.append(
         .executableTarget(
-            name: "TokentallyFuzz", dependencies: ["TokentallySystem", "TokentallyReading"], path: "Tests/TokentallyFuzz",
+            name: "TokentallyFuzz", dependencies: ["TokentallySystem", "TokentallyReading"],
+            path: "Tests/TokentallyFuzz",
             exclude: ["seeds.jsonl"]))
 }

@@ -119,7 +119,9 @@ struct Replay: ParsableCommand {
     var config: String?
 
     @Option(
-        help: "Log format: tokentally, litellm, zenmux, openrouter, kong, envoy-ai-gateway, or a format defined in the config.")
+        help:
+            "Log format: tokentally, litellm, zenmux, openrouter, kong, envoy-ai-gateway, or a format defined in the config."
+    )
     var format: String?
 
     @Option(

@@ -101,7 +101,8 @@ extension DocumentReader {
             field.isNumeric
             ? "a dotted path, a list of paths to add up, or {end: PATH, start: PATH, unit: s|ms|us|ns}"
             : "a dotted path such as auth.key_id"
-        if sumOnly, case .sequence = node {} else if sumOnly {
+        if sumOnly, case .sequence = node {
+        } else if sumOnly {
             throw failure(.wrongType, keyPath, node, "expected a list of paths to add up, got \(describe(node))")
         }
         switch node {

@@ -279,7 +279,8 @@ struct DocumentReader {
                 result.ttftOnlyWhen = try fieldPath(value, at: entryPath)
             case "absent_values":
                 guard case .sequence(let items) = value else {
-                    throw failure(.wrongType, entryPath, value, "expected a list of text such as [\"-\"], got \(describe(value))")
+                    throw failure(
+                        .wrongType, entryPath, value, "expected a list of text such as [\"-\"], got \(describe(value))")
                 }
                 var texts: [String] = []
                 for (index, item) in items.enumerated() {

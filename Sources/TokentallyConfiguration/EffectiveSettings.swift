@@ -126,9 +126,11 @@ func yamlField(_ field: CanonicalField, in mapping: FieldMapping) -> String {
     case nil: break
     case .path(let path)?: members.append("path: \(yamlText(path.description))")
     case .sum?: members.append("sum: \(yamlSource(source!))")
-    case .firstOf(let alternatives)?: members.append("first: [" + alternatives.map(yamlSource).joined(separator: ", ") + "]")
+    case .firstOf(let alternatives)?:
+        members.append("first: [" + alternatives.map(yamlSource).joined(separator: ", ") + "]")
     case .difference(let end, let start, let timeUnit)?:
-        members.append("end: \(yamlText(end.description)), start: \(yamlText(start.description)), unit: \(timeUnit.rawValue)")
+        members.append(
+            "end: \(yamlText(end.description)), start: \(yamlText(start.description)), unit: \(timeUnit.rawValue)")
     }
     if let text { members.append("default: \(yamlQuoted(text))") }
     if let unit, !(source.map { if case .difference = $0 { true } else { false } } ?? false) {

@@ -130,7 +130,6 @@ package final class CellPages {
     }
 }
 
-
 // MARK: - State
 
 extension CounterValues {
@@ -211,7 +210,8 @@ extension BucketAccumulator {
         }
     }
 
-    static func decode(from reader: inout StateReader, seriesCount: Int) throws(StateDecodingError) -> BucketAccumulator {
+    static func decode(from reader: inout StateReader, seriesCount: Int) throws(StateDecodingError) -> BucketAccumulator
+    {
         let periodIndex = Int(try reader.readUInt8())
         guard periodIndex < Period.allCases.count else { throw StateDecodingError("bad period \(periodIndex)") }
         let bucket = BucketAccumulator(period: Period.allCases[periodIndex], ordinal: try reader.read(Int32.self))

@@ -54,7 +54,6 @@ public struct CounterValues: Hashable, Sendable {
     }
 }
 
-
 /// One distribution of snapshot.md's PERFORMANCE (`latency_ms`, `ttft_ms`, `throughput_tps`).
 public struct DistributionSummary: Hashable, Sendable {
     public var count: UInt64
@@ -96,4 +95,3 @@ public struct PerformanceSummary: Hashable, Sendable {
         self.aggregateThroughputTPS = aggregateThroughputTPS
     }
 }
-

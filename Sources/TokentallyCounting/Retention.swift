@@ -12,4 +12,3 @@ public struct RetentionConfiguration: Hashable, Sendable {
         self.months = months
     }
 }
-

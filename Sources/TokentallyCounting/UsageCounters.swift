@@ -26,7 +26,8 @@ public final class UsageCounters {
     private let redactor: KeyRedactor
 
     // Dimensions, interned to dense ids.
-    @exclusivity(unchecked) private var rawKeys = [ByteStringInterner](repeating: ByteStringInterner(), count: KeyRedaction.allCases.count)
+    @exclusivity(unchecked) private var rawKeys = [ByteStringInterner](
+        repeating: ByteStringInterner(), count: KeyRedaction.allCases.count)
     @exclusivity(unchecked) private var keyIDForRaw = [[Int32]](repeating: [], count: KeyRedaction.allCases.count)
     @exclusivity(unchecked) private var keyIDByName: [String: Int32] = [:]
     @exclusivity(unchecked) package private(set) var keyNames: [String] = []

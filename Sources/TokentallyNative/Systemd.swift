@@ -6,7 +6,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sd_notify` through libsystemd. The strings are built in Swift, since Swift cannot call
@@ -92,7 +92,10 @@ public struct JournalLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var fields: [(name: String, value: String)] = [
-            ("MESSAGE", Self.message(event.message.description, metadata: metadata.merging(event.metadata ?? [:]) { $1 })),
+            (
+                "MESSAGE",
+                Self.message(event.message.description, metadata: metadata.merging(event.metadata ?? [:]) { $1 })
+            ),
             ("PRIORITY", String(Self.priority(event.level))),
             ("SYSLOG_IDENTIFIER", "tokentally"),
             ("CODE_FILE", event.file),

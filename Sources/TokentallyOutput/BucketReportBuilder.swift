@@ -69,16 +69,23 @@ struct BucketReportBuilder {
         }
 
         let modelRows = byModel.map { (id, values) in
-            (name: counters.modelNames[Int(id)], rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byModel, id)))
+            (
+                name: counters.modelNames[Int(id)],
+                rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byModel, id))
+            )
         }.sorted { $0.name < $1.name }
         let providerRows = byProvider.map { (id, values) in
-            (name: counters.providerNames[Int(id)],
-             rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byProvider, id)))
+            (
+                name: counters.providerNames[Int(id)],
+                rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byProvider, id))
+            )
         }.sorted { $0.name < $1.name }
         let pairRows = byPair.map { (id, values) in
             let pair = counters.pairs[Int(id)]
-            return (model: counters.modelNames[Int(pair.model)], provider: counters.providerNames[Int(pair.provider)],
-                    rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byPair, id)))
+            return (
+                model: counters.modelNames[Int(pair.model)], provider: counters.providerNames[Int(pair.provider)],
+                rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byPair, id))
+            )
         }.sorted { a, b in
             if a.rollup.counters.requests != b.rollup.counters.requests {
                 return a.rollup.counters.requests > b.rollup.counters.requests
@@ -108,18 +115,23 @@ struct BucketReportBuilder {
     ) -> HighlightsReport {
         var report = HighlightsReport(minRequests: minRequests)
         report.providerCount = providers.count
-        report.primaryProvider = providers.min { a, b in
-            if a.rollup.counters.requests != b.rollup.counters.requests {
-                return a.rollup.counters.requests > b.rollup.counters.requests
-            }
-            return a.name < b.name
-        }?.name
+        report.primaryProvider =
+            providers.min { a, b in
+                if a.rollup.counters.requests != b.rollup.counters.requests {
+                    return a.rollup.counters.requests > b.rollup.counters.requests
+                }
+                return a.name < b.name
+            }?.name
 
-        func eligible(_ rows: [(name: String, rollup: RollupReport)], _ figure: (PerformanceSummary) -> DistributionSummary)
+        func eligible(
+            _ rows: [(name: String, rollup: RollupReport)], _ figure: (PerformanceSummary) -> DistributionSummary
+        )
             -> [(name: String, p50: Double)]
         {
-            rows.filter { $0.rollup.counters.requests >= UInt64(minRequests) && figure($0.rollup.performance).count > 0 }
-                .map { ($0.name, figure($0.rollup.performance).p50) }
+            rows.filter {
+                $0.rollup.counters.requests >= UInt64(minRequests) && figure($0.rollup.performance).count > 0
+            }
+            .map { ($0.name, figure($0.rollup.performance).p50) }
         }
         // Ties go to the name that sorts first, so the result does not depend on hash order.
         func lowest(_ rows: [(name: String, p50: Double)]) -> String? {
@@ -149,4 +161,3 @@ struct BucketReportBuilder {
         return report
     }
 }
-

@@ -14,7 +14,9 @@ public struct SnapshotPublisher: Sendable {
     /// state is rebuilt, older files it cannot recount are kept until they age out).
     public let pruneUnknownBuckets: Bool
 
-    public init(writer: SnapshotWriter, host: String, timezone: String, minRequests: Int, pruneUnknownBuckets: Bool = true) {
+    public init(
+        writer: SnapshotWriter, host: String, timezone: String, minRequests: Int, pruneUnknownBuckets: Bool = true
+    ) {
         self.writer = writer
         self.host = host
         self.timezone = timezone

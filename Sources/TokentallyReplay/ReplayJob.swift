@@ -54,7 +54,8 @@ public struct ReplayJob {
         self.clock = clock
         if let naiveTimezone, NaiveTimeZone(identifier: naiveTimezone) == nil {
             throw .usage(
-                "--naive-timezone: unknown time zone \"\(naiveTimezone)\"; use an IANA name such as UTC or Europe/Berlin, or local")
+                "--naive-timezone: unknown time zone \"\(naiveTimezone)\"; use an IANA name such as UTC or Europe/Berlin, or local"
+            )
         }
         if let format, configuration.mapping(forFormat: format) == nil {
             let known = (FormatPreset.allCases.map(\.rawValue) + configuration.formats.keys.sorted())
@@ -123,7 +124,9 @@ public struct ReplayJob {
     public func run() throws(CommandError) -> Summary {
         let started = Date()
         guard let calendar = BucketCalendar(timeZoneIdentifier: configuration.timezone) else {
-            throw .usage("timezone: unknown time zone \"\(configuration.timezone)\"; use an IANA name such as UTC or Europe/Berlin")
+            throw .usage(
+                "timezone: unknown time zone \"\(configuration.timezone)\"; use an IANA name such as UTC or Europe/Berlin"
+            )
         }
         let redactor: KeyRedactor
         do { redactor = try KeyRedactor(secretPattern: configuration.secretPattern) } catch {
@@ -132,10 +135,12 @@ public struct ReplayJob {
         let writer: SnapshotWriter
         let lock: DirectoryLock
         do {
-            writer = try SnapshotWriter(directory: configuration.snapshot.directory, fileMode: configuration.snapshot.fileMode)
+            writer = try SnapshotWriter(
+                directory: configuration.snapshot.directory, fileMode: configuration.snapshot.fileMode)
             // A daemon (or another replay) writing the same directory would interleave files of
             // two different countings.
-            lock = try DirectoryLock(directory: writer.directory, name: SnapshotWriter.lockFileName, setting: "snapshot.directory")
+            lock = try DirectoryLock(
+                directory: writer.directory, name: SnapshotWriter.lockFileName, setting: "snapshot.directory")
         } catch { throw .io("\(error)") }
         defer { withExtendedLifetime(lock) {} }
 
@@ -152,7 +157,9 @@ public struct ReplayJob {
         var files: [FileStatus] = []
         for source in sources {
             let opened: LogFileOpener.OpenedFile
-            do { opened = try opener.open(source.path) } catch { throw .io(error.description, code: .readFailed, cause: error) }
+            do { opened = try opener.open(source.path) } catch {
+                throw .io(error.description, code: .readFailed, cause: error)
+            }
             let identity = opened.file.identity
             // On one thread, inflating takes about as long as counting: overlap them at least.
             let content = opened.isGzip && parserThreads == 0 ? ReadAheadByteSource(opened.content) : opened.content
@@ -180,7 +187,9 @@ public struct ReplayJob {
         status.linesCounted = counters.recordsCounted
         status.linesEmpty = ingestor.linesEmpty
         status.rejected = ingestor.rejectedByCode
-        status.lateDropped = [.day: counters.lateDropped[0], .week: counters.lateDropped[1], .month: counters.lateDropped[2]]
+        status.lateDropped = [
+            .day: counters.lateDropped[0], .week: counters.lateDropped[1], .month: counters.lateDropped[2],
+        ]
         status.overflowRecords = counters.overflowRecords
         status.seriesLimit = counters.maxSeries
         status.seriesCount = counters.seriesCount
@@ -197,12 +206,14 @@ public struct ReplayJob {
         let written = published.bucketsWritten
         if let journal, let day = published.newestDay {
             do {
-                for entry in JournalEntries.entries(for: day, top: configuration.journal.top) { try journal.send(entry) }
+                for entry in JournalEntries.entries(for: day, top: configuration.journal.top) {
+                    try journal.send(entry)
+                }
             } catch {
-                logger.warning("journald is not reachable; the snapshot entries were not written to the journal: \(error)")
+                logger.warning(
+                    "journald is not reachable; the snapshot entries were not written to the journal: \(error)")
             }
         }
         return Summary(status: status, bucketsWritten: written, seconds: Date().timeIntervalSince(started))
     }
 }
-

@@ -21,10 +21,11 @@ public enum CRC64 {
         }
         var tables = [first]
         for k in 1..<8 {
-            tables.append((0..<256).map { byte in
-                let previous = tables[k - 1][byte]
-                return first[Int(previous >> 56)] ^ (previous << 8)
-            })
+            tables.append(
+                (0..<256).map { byte in
+                    let previous = tables[k - 1][byte]
+                    return first[Int(previous >> 56)] ^ (previous << 8)
+                })
         }
         return tables
     }()
@@ -39,7 +40,8 @@ public enum CRC64 {
             while p + 8 <= count {
                 // The next eight bytes, most significant first (the CRC is not reflected).
                 let word = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: p, as: UInt64.self)) ^ crc
-                crc = t7[Int(word >> 56)] ^ t6[Int((word >> 48) & 0xFF)] ^ t5[Int((word >> 40) & 0xFF)]
+                crc =
+                    t7[Int(word >> 56)] ^ t6[Int((word >> 48) & 0xFF)] ^ t5[Int((word >> 40) & 0xFF)]
                     ^ t4[Int((word >> 32) & 0xFF)] ^ t3[Int((word >> 24) & 0xFF)] ^ t2[Int((word >> 16) & 0xFF)]
                     ^ t1[Int((word >> 8) & 0xFF)] ^ t0[Int(word & 0xFF)]
                 p += 8

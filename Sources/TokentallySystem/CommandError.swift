@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why a command could not run, as a value: what kind of failure (it decides the exit status), a

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An exclusive lock on a directory, held for the life of the process: a `flock` on a lock file
@@ -93,4 +93,3 @@ public final class DirectoryLock {
         return held.st_dev == current.st_dev && held.st_ino == current.st_ino
     }
 }
-

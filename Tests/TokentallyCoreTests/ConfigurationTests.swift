@@ -827,9 +827,13 @@ extension ConfigurationTests {
         #expect(envoy.sources[.ts] == .firstOf([.path(FieldPath(["start_time"])), .path(FieldPath(["time"]))]))
         #expect(
             envoy.sources[.inputTokens]
-                == .firstOf([.path(FieldPath(["gen_ai.usage.input_tokens"])), .sum([FieldPath(["in_a"]), FieldPath(["in_b"])])]))
+                == .firstOf([
+                    .path(FieldPath(["gen_ai.usage.input_tokens"])), .sum([FieldPath(["in_a"]), FieldPath(["in_b"])]),
+                ]))
         #expect(envoy.units == [.ts: .time(.milliseconds), .latencyMs: .time(.seconds)])
-        #expect(envoy.sources[.ttftMs] == .difference(end: FieldPath(["first_token"]), start: FieldPath(["started"]), unit: .microseconds))
+        #expect(
+            envoy.sources[.ttftMs]
+                == .difference(end: FieldPath(["first_token"]), start: FieldPath(["started"]), unit: .microseconds))
         #expect(envoy.absentValues == ["-"] && envoy.naiveTimezone == "local" && envoy.ttftAtLatencyIsAbsent)
         #expect(envoy.defaults == [.provider: "envoy"] && envoy.missingRequiredFields.isEmpty)
         #expect(configuration.inputs[1].naiveTimezone == "Asia/Tokyo")
@@ -837,12 +841,24 @@ extension ConfigurationTests {
 
     @Test(arguments: [
         ("formats:\n  f:\n    base: nope\n    ts: t\n    model: m\n    provider: p\n", "unknown base format \"nope\""),
-        ("formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    input_tokens: {default: 3}\n", "a default is only for"),
+        (
+            "formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    input_tokens: {default: 3}\n",
+            "a default is only for"
+        ),
         ("formats:\n  f:\n    ts: t\n    model: {path: m, unit: ms}\n    provider: p\n", "model takes no unit"),
-        ("formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    cost_usd: {path: c, unit: yen}\n", "expected one of usd, cents, micro_usd, nano_usd"),
-        ("formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    naive_timezone: Mars/Base\n", "unknown time zone \"Mars/Base\""),
+        (
+            "formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    cost_usd: {path: c, unit: yen}\n",
+            "expected one of usd, cents, micro_usd, nano_usd"
+        ),
+        (
+            "formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    naive_timezone: Mars/Base\n",
+            "unknown time zone \"Mars/Base\""
+        ),
         ("formats:\n  f:\n    ts: t\n    model: 'a\\b'\n    provider: p\n", "a backslash escapes only a dot"),
-        ("formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    input_tokens: {path: a, sum: [b]}\n", "not path and sum"),
+        (
+            "formats:\n  f:\n    ts: t\n    model: m\n    provider: p\n    input_tokens: {path: a, sum: [b]}\n",
+            "not path and sum"
+        ),
         ("inputs:\n  - path: /x\n    naive_timezone: Nowhere\n", "unknown time zone \"Nowhere\""),
     ])
     func badMappingFeaturesAreOneLine(yaml: String, mention: String) throws {
@@ -908,7 +924,8 @@ extension ConfigurationTests {
             absentValues: ["-", "UNSPECIFIED"],
             naiveTimezone: "local"
         )
-        odd.inputs.append(InputConfiguration(path: "/var/log/lite/*.log", format: "litellm", naiveTimezone: "Europe/Berlin"))
+        odd.inputs.append(
+            InputConfiguration(path: "/var/log/lite/*.log", format: "litellm", naiveTimezone: "Europe/Berlin"))
         let example = try ConfigurationLoader.load(file: exampleConfigPath, environment: [:])
         for configuration in [Configuration(), try load(fullFile), odd, example] {
             let text = ConfigurationLoader.effectiveSettingsText(configuration)

@@ -75,7 +75,8 @@ import Testing
         #expect(reader.isAtEnd)
 
         let record = FileRecord(
-            fingerprint: ContentFingerprint(length: 1_024, hash: 1), identity: ContentFingerprint(length: 65_536, hash: 2),
+            fingerprint: ContentFingerprint(length: 1_024, hash: 1),
+            identity: ContentFingerprint(length: 65_536, hash: 2),
             offset: 99, tail: ContentFingerprint(length: 64, hash: 3), finished: true, path: "/l/access.log.1",
             isGzip: true, device: 1, inode: 2, lastSeen: 3, damage: "cut short")
         var writer = StateWriter()

@@ -52,7 +52,10 @@ private func lines(_ text: [UInt8], chunk: Int, max: Int = 64, readSize: Int = 1
     @Test(arguments: [1, 2, 3, 7, 16])
     func linesSplitAtAnyByteComeOutWhole(chunk: Int) throws {
         let text = Array("alpha\nbeta\r\n\ngamma delta\nlast".utf8)
-        #expect(try lines(text, chunk: chunk) == [.line("alpha"), .line("beta"), .line(""), .line("gamma delta"), .line("last")])
+        #expect(
+            try lines(text, chunk: chunk) == [
+                .line("alpha"), .line("beta"), .line(""), .line("gamma delta"), .line("last"),
+            ])
     }
 
     @Test(arguments: [1, 5, 16])

@@ -56,7 +56,9 @@ import Testing
 
     @Test func aRecordWithoutAKeyIsCountedUnderThePlaceholderOrTheDefault() {
         let mapping = FieldMapping(sources: base.merging([.apiKey: .path(path("k"))]) { $1 }, successValues: [])
-        for line in [#"{"ts":1,"m":"m","p":"p"}"#, #"{"ts":1,"m":"m","p":"p","k":null}"#, #"{"ts":1,"m":"m","p":"p","k":""}"#] {
+        for line in [
+            #"{"ts":1,"m":"m","p":"p"}"#, #"{"ts":1,"m":"m","p":"p","k":null}"#, #"{"ts":1,"m":"m","p":"p","k":""}"#,
+        ] {
             let (reason, record) = parse(line, mapping)
             #expect(reason == nil && record.apiKey == CanonicalField.noKeyPlaceholder)
         }
@@ -89,9 +91,13 @@ import Testing
         sources[.costUSD] = .path(path("cents"))
         let mapping = FieldMapping(
             sources: sources,
-            units: [.ts: .time(.milliseconds), .latencyMs: .time(.seconds), .ttftMs: .time(.microseconds), .costUSD: .cost(.cents)],
+            units: [
+                .ts: .time(.milliseconds), .latencyMs: .time(.seconds), .ttftMs: .time(.microseconds),
+                .costUSD: .cost(.cents),
+            ],
             successValues: [])
-        let (_, record) = parse(#"{"ts":1795873201719,"m":"m","p":"p","seconds":2.5,"micros":1500,"cents":"12.5"}"#, mapping)
+        let (_, record) = parse(
+            #"{"ts":1795873201719,"m":"m","p":"p","seconds":2.5,"micros":1500,"cents":"12.5"}"#, mapping)
         #expect(record.record.epochSeconds == 1_795_873_201.719)
         #expect(record.record.latencyMs == 2500 && record.record.ttftMs == 1.5)
         #expect(record.record.costNanoUSD == 125_000_000)
@@ -118,21 +124,28 @@ import Testing
     @Test func offsetLessTimesAreReadInTheNaiveZone() {
         let mapping = FieldMapping(sources: base, successValues: [])
         // 2026-11-28 23:59:59.9 in New York is 04:59:59.9 UTC the next day (EST, UTC−5).
-        let (_, local) = parse(#"{"ts":"2026-11-28 23:59:59.900000","m":"m","p":"p"}"#, mapping, zone: "America/New_York")
+        let (_, local) = parse(
+            #"{"ts":"2026-11-28 23:59:59.900000","m":"m","p":"p"}"#, mapping, zone: "America/New_York")
         #expect(abs(local.record.epochSeconds - 1_795_928_399.9) < 1e-6)
         // In July (EDT, UTC−4), and a time with its offset is left as it is.
-        #expect(parse(#"{"ts":"2026-07-01 12:00:00","m":"m","p":"p"}"#, mapping, zone: "America/New_York").1.record.epochSeconds == 1_782_921_600)
-        #expect(parse(#"{"ts":"2026-07-01 12:00:00+00:00","m":"m","p":"p"}"#, mapping, zone: "America/New_York").1.record.epochSeconds == 1_782_907_200)
+        #expect(
+            parse(#"{"ts":"2026-07-01 12:00:00","m":"m","p":"p"}"#, mapping, zone: "America/New_York").1.record
+                .epochSeconds == 1_782_921_600)
+        #expect(
+            parse(#"{"ts":"2026-07-01 12:00:00+00:00","m":"m","p":"p"}"#, mapping, zone: "America/New_York").1.record
+                .epochSeconds == 1_782_907_200)
         // UTC by default.
         #expect(parse(#"{"ts":"2026-07-01 12:00:00","m":"m","p":"p"}"#, mapping).1.record.epochSeconds == 1_782_907_200)
     }
 
     @Test func aFirstTokenAtTheEndIsNoFirstToken() {
         let preset = FormatPreset.litellm.mapping
-        let line = #"{"model":"m","custom_llm_provider":"p","stream":true,"startTime":100.0,"endTime":103.25,"completionStartTime":103.25}"#
+        let line =
+            #"{"model":"m","custom_llm_provider":"p","stream":true,"startTime":100.0,"endTime":103.25,"completionStartTime":103.25}"#
         let (_, record) = parse(line, preset, zone: "UTC")
         #expect(record.record.ttftMs.isNaN && record.record.latencyMs == 3250 && record.record.generationMs == 3250)
-        let streamed = line.replacingOccurrences(of: #""completionStartTime":103.25"#, with: #""completionStartTime":100.5"#)
+        let streamed = line.replacingOccurrences(
+            of: #""completionStartTime":103.25"#, with: #""completionStartTime":100.5"#)
         #expect(parse(streamed, preset, zone: "UTC").1.record.ttftMs == 500)
     }
 

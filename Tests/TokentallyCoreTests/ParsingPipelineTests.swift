@@ -60,12 +60,9 @@ private final class LogRecorder: @unchecked Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(
-            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-            function: String, line: UInt
-        ) {
-            let fields = (metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            recorder.append("\(level) \(message) \(fields.joined(separator: " "))")
+        func log(event: LogEvent) {
+            let fields = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            recorder.append("\(event.level) \(event.message) \(fields.joined(separator: " "))")
         }
     }
 }
@@ -84,7 +81,8 @@ private func mixedLog(count: Int) -> [UInt8] {
         switch index % 23 {
         case 3:
             // Escapes in every kept string: they are decoded out of the line into the batch.
-            text += #"{"ts":"2026-11-0\#(day)T10:00:\#(String(format: "%02d", second))Z","api_key":"k\u0065y-\#(index % 7)","model":"\#(model)\/v2","provider":"op\u00e9n","input_tokens":\#(index % 1000),"latency_ms":\#(index % 900)}"#
+            text +=
+                #"{"ts":"2026-11-0\#(day)T10:00:\#(String(format: "%02d", second))Z","api_key":"k\u0065y-\#(index % 7)","model":"\#(model)\/v2","provider":"op\u00e9n","input_tokens":\#(index % 1000),"latency_ms":\#(index % 900)}"#
         case 5:
             text += #"{"ts":"2026-11-0\#(day)T10:00:00Z","api_key":"#  // invalid JSON
         case 7:
@@ -96,7 +94,8 @@ private func mixedLog(count: Int) -> [UInt8] {
         case 17:
             text += "{\"pad\":\"" + String(repeating: "x", count: 300) + "\"}"  // over the limit
         default:
-            text += #"{"ts":"2026-11-0\#(day)T11:\#(String(format: "%02d", second)):07.25Z","api_key":"\#(key)","model":"\#(model)","provider":"openai","input_tokens":\#(random.next() % 5000),"output_tokens":\#(random.next() % 900),"latency_ms":\#(random.next() % 9000),"ttft_ms":\#(random.next() % 800),"cost_usd":0.00\#(random.next() % 10000)}"#
+            text +=
+                #"{"ts":"2026-11-0\#(day)T11:\#(String(format: "%02d", second)):07.25Z","api_key":"\#(key)","model":"\#(model)","provider":"openai","input_tokens":\#(random.next() % 5000),"output_tokens":\#(random.next() % 900),"latency_ms":\#(random.next() % 9000),"ttft_ms":\#(random.next() % 800),"cost_usd":0.00\#(random.next() % 10000)}"#
         }
         text += index % 29 == 0 ? "\r\n" : "\n"
     }
@@ -175,7 +174,8 @@ private func read(
         var log = mixedLog(count: 400)
         for index in 0..<3 {
             let agent = String(repeating: "a", count: 200 << 10)
-            let line = #"{"ts":"2026-11-02T10:00:00Z","api_key":"long-\#(index)","model":"m\u00e9","provider":"p","input_tokens":7,"user_agent":"\#(agent)"}"#
+            let line =
+                #"{"ts":"2026-11-02T10:00:00Z","api_key":"long-\#(index)","model":"m\u00e9","provider":"p","input_tokens":7,"user_agent":"\#(agent)"}"#
             log.insert(contentsOf: Array((line + "\n").utf8), at: 0)
         }
         let (expected, sequentialError) = try read(log, parserCount: nil, maxLineBytes: 1 << 20)

@@ -36,7 +36,9 @@ private let minimal = #""ts":"2026-11-28T10:00:00Z","api_key":"k1","model":"m","
         parser.notAfterEpochSeconds = 1_764_400_000
         func outcome(_ ts: String) -> RejectReason? {
             var text = #"{"ts":\#(ts),"api_key":"k","model":"m","provider":"p"}"#
-            if case .rejected(let why) = text.withUTF8({ parser.parse(UnsafeRawBufferPointer($0)) }) { return why.reason }
+            if case .rejected(let why) = text.withUTF8({ parser.parse(UnsafeRawBufferPointer($0)) }) {
+                return why.reason
+            }
             return nil
         }
         #expect(outcome("1764400000") == nil)
@@ -49,7 +51,8 @@ private let minimal = #""ts":"2026-11-28T10:00:00Z","api_key":"k1","model":"m","
     }
 
     @Test func canonicalRecordWithEveryFieldIsRead() throws {
-        let line = #"{"ts":"2026-11-28T10:00:00.5Z","request_id":"req-1","api_key":"k1","model":"anthropic/claude","provider":"bedrock","status":200,"input_tokens":100,"output_tokens":"50","cached_tokens":10,"cache_write_tokens":5,"reasoning_tokens":7,"web_search_calls":2,"latency_ms":1200.5,"ttft_ms":200,"cost_usd":"0.051006"}"#
+        let line =
+            #"{"ts":"2026-11-28T10:00:00.5Z","request_id":"req-1","api_key":"k1","model":"anthropic/claude","provider":"bedrock","status":200,"input_tokens":100,"output_tokens":"50","cached_tokens":10,"cache_write_tokens":5,"reasoning_tokens":7,"web_search_calls":2,"latency_ms":1200.5,"ttft_ms":200,"cost_usd":"0.051006"}"#
         let parser = RecordParser(mapping: FormatPreset.tokentally.mapping)
         var text = line
         let outcome = text.withUTF8 { parser.parse(UnsafeRawBufferPointer($0)) }
@@ -72,7 +75,8 @@ private let minimal = #""ts":"2026-11-28T10:00:00Z","api_key":"k1","model":"m","
     }
 
     @Test func fieldsInAnyOrderWithNestedNoiseAndEscapes() {
-        let line = #"{"extra":{"a":[1,{"model":"wrong"}],"b":"x\"y"},"provider":"p\u00e9","model":"m\ud83d\ude00","arr":[[[]]],"api_key":"k\\1","ts":1795860000}"#
+        let line =
+            #"{"extra":{"a":[1,{"model":"wrong"}],"b":"x\"y"},"provider":"p\u00e9","model":"m\ud83d\ude00","arr":[[[]]],"api_key":"k\\1","ts":1795860000}"#
         let record = accepted(line)
         #expect(record != nil)
         if let record {
@@ -125,7 +129,8 @@ private let minimal = #""ts":"2026-11-28T10:00:00Z","api_key":"k1","model":"m","
         #expect(rejection("{\(minimal),\"output_tokens\":99999999999999999999}") == .numberOutOfRange)
         #expect(rejection("{\(minimal),\"input_tokens\":{}}") == .wrongType)
         #expect(rejection(#"{"ts":"yesterday","api_key":"k","model":"m","provider":"p"}"#) == .invalidTimestamp)
-        #expect(rejection(#"{"ts":"2026-02-30T10:00:00Z","api_key":"k","model":"m","provider":"p"}"#) == .invalidTimestamp)
+        #expect(
+            rejection(#"{"ts":"2026-02-30T10:00:00Z","api_key":"k","model":"m","provider":"p"}"#) == .invalidTimestamp)
         #expect(rejection("{\(minimal.replacingOccurrences(of: "\"m\"", with: "\"m\\udc00\""))}") == .invalidUTF8)
     }
 
@@ -137,7 +142,8 @@ private let minimal = #""ts":"2026-11-28T10:00:00Z","api_key":"k1","model":"m","
             Issue.record("invalid UTF-8 in an ignored field should not reject: \(ignored)")
             return
         }
-        bad = Array(#"{"ts":"2026-11-28T10:00:00Z","api_key":"k","provider":"p","model":""#.utf8) + [0xC3, 0x28]
+        bad =
+            Array(#"{"ts":"2026-11-28T10:00:00Z","api_key":"k","provider":"p","model":""#.utf8) + [0xC3, 0x28]
             + Array("\"}".utf8)
         let kept = bad.withUnsafeBytes { parser.parse($0) }
         guard case .rejected(let why) = kept else {
@@ -150,7 +156,8 @@ private let minimal = #""ts":"2026-11-28T10:00:00Z","api_key":"k1","model":"m","
     @Test func deepNestingIsRejectedWithoutRecursion() {
         let deep = "{\"a\":" + String(repeating: "[", count: 200_000)
         #expect(rejection(deep) == .nestingTooDeep)
-        let balanced = "{\(minimal),\"a\":" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}"
+        let balanced =
+            "{\(minimal),\"a\":" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}"
         #expect(accepted(balanced) != nil)
     }
 
@@ -160,7 +167,8 @@ private let minimal = #""ts":"2026-11-28T10:00:00Z","api_key":"k1","model":"m","
     }
 
     @Test func liteLLMPresetDerivesDurationsAndStatus() {
-        let line = #"{"id":"chatcmpl-1","model":"gpt-5","custom_llm_provider":"openai","status":"success","startTime":1764324000.0,"completionStartTime":1764324000.25,"endTime":1764324002.0,"stream":true,"prompt_tokens":10,"completion_tokens":35,"response_cost":0.0012,"metadata":{"user_api_key_hash":"abc123","usage_object":{"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":9}}}}"#
+        let line =
+            #"{"id":"chatcmpl-1","model":"gpt-5","custom_llm_provider":"openai","status":"success","startTime":1764324000.0,"completionStartTime":1764324000.25,"endTime":1764324002.0,"stream":true,"prompt_tokens":10,"completion_tokens":35,"response_cost":0.0012,"metadata":{"user_api_key_hash":"abc123","usage_object":{"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":9}}}}"#
         let record = accepted(line, .litellm)
         #expect(record != nil)
         guard let record else { return }
@@ -176,13 +184,15 @@ private let minimal = #""ts":"2026-11-28T10:00:00Z","api_key":"k1","model":"m","
         let failed = accepted(line.replacingOccurrences(of: "\"success\"", with: "\"failure\""), .litellm)
         #expect(failed?.succeeded == false)
         let stringTime = accepted(
-            line.replacingOccurrences(of: "\"endTime\":1764324002.0", with: "\"endTime\":\"2026-11-28 10:00:02.000000\""),
+            line.replacingOccurrences(
+                of: "\"endTime\":1764324002.0", with: "\"endTime\":\"2026-11-28 10:00:02.000000\""),
             .litellm)
         #expect(stringTime?.epochSeconds == 1_795_860_002)
     }
 
     @Test func zenMuxPresetSumsCacheWritesAndReadsCancelled() {
-        let line = #"{"generationId":"g1","apiKeyId":"ak-1","modelSlug":"openai/gpt-5","providerSlug":"azure","createdAt":"2026-11-28T10:00:00+08:00","latency":300,"generationTime":1200,"nativeTokens":{"prompt_tokens":100,"completion_tokens":60,"prompt_tokens_details":{"cached_tokens":20},"completion_tokens_details":{"reasoning_tokens":5}},"nativeFeeTokens":{"input_cache_write_5_min":3,"input_cache_write_1_h":4},"billAmount":"0.0123"}"#
+        let line =
+            #"{"generationId":"g1","apiKeyId":"ak-1","modelSlug":"openai/gpt-5","providerSlug":"azure","createdAt":"2026-11-28T10:00:00+08:00","latency":300,"generationTime":1200,"nativeTokens":{"prompt_tokens":100,"completion_tokens":60,"prompt_tokens_details":{"cached_tokens":20},"completion_tokens_details":{"reasoning_tokens":5}},"nativeFeeTokens":{"input_cache_write_5_min":3,"input_cache_write_1_h":4},"billAmount":"0.0123"}"#
         let record = accepted(line, .zenmux)
         #expect(record != nil)
         guard let record else { return }
@@ -191,6 +201,9 @@ private let minimal = #""ts":"2026-11-28T10:00:00Z","api_key":"k1","model":"m","
         #expect(record.cacheWriteTokens == 7)
         #expect(record.succeeded)
         #expect(record.throughputTPS == 50)
-        #expect(accepted(line.replacingOccurrences(of: "\"billAmount\"", with: "\"cancelled\":true,\"billAmount\""), .zenmux)?.succeeded == false)
+        #expect(
+            accepted(
+                line.replacingOccurrences(of: "\"billAmount\"", with: "\"cancelled\":true,\"billAmount\""), .zenmux)?
+                .succeeded == false)
     }
 }

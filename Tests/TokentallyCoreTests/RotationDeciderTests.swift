@@ -36,7 +36,8 @@ import Testing
         // Files with nothing in them yet.
         ScanCase(name: "an empty live file is held open", facts: facts(live: true, empty: true), decision: .openNew),
         ScanCase(name: "an empty rotated file is ignored", facts: facts(empty: true), decision: .ignore),
-        ScanCase(name: "an empty live gzip is ignored", facts: facts(live: true, gzip: true, empty: true), decision: .ignore),
+        ScanCase(
+            name: "an empty live gzip is ignored", facts: facts(live: true, gzip: true, empty: true), decision: .ignore),
         // Files never seen.
         ScanCase(name: "a new plain file is read from its start", facts: facts(), decision: .openNew),
         ScanCase(name: "a new gzip file is read from its start", facts: facts(gzip: true), decision: .openNew),

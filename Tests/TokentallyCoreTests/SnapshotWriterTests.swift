@@ -294,7 +294,8 @@ private func countersOfNineDays(keys: Int) throws -> UsageCounters {
     let parser = RecordParser(mapping: FormatPreset.tokentally.mapping)
     for day in 1...9 {
         for key in 0..<keys {
-            var line = #"{"ts":"2026-11-0\#(day)T10:00:00Z","api_key":"k\#(key)","model":"m","provider":"p","input_tokens":1}"#
+            var line =
+                #"{"ts":"2026-11-0\#(day)T10:00:00Z","api_key":"k\#(key)","model":"m","provider":"p","input_tokens":1}"#
             let outcome = line.withUTF8 { parser.parse(UnsafeRawBufferPointer($0)) }
             guard case .accepted = outcome else { throw Rejected(outcome: "\(outcome)") }
             counters.add(parser.record, redaction: .auto)
@@ -361,7 +362,8 @@ func aWriteFailureOnTheWriterQueueStopsThePublish(failing period: Period) throws
         try publisher.write(batch)
         for period in Period.allCases {
             for label in batch.index.buckets[period] ?? [] {
-                #expect(contents(directory + "/\(period.rawValue)/\(label).json") != nil, "\(label) listed, not written")
+                #expect(
+                    contents(directory + "/\(period.rawValue)/\(label).json") != nil, "\(label) listed, not written")
             }
         }
         if batch.isComplete { break }

@@ -86,7 +86,9 @@ private func writeStateFile(_ path: String, version: UInt32, payload: [UInt8]) t
         }
         // Format 1's checksum is the one tokentally wrote before.
         #expect(bytes.withUnsafeBytes { StateChecksum.of($0, formatVersion: 1) } == StateChecksum.of(bytes))
-        #expect(bytes.withUnsafeBytes { StateChecksum.of($0, formatVersion: 1) } != bytes.withUnsafeBytes { StateChecksum.of($0, formatVersion: 2) })
+        #expect(
+            bytes.withUnsafeBytes { StateChecksum.of($0, formatVersion: 1) }
+                != bytes.withUnsafeBytes { StateChecksum.of($0, formatVersion: 2) })
     }
 
     @Test func aFormatOneFileIsStillRead() throws {

@@ -20,7 +20,8 @@ private func counters(retentionDays: Int = 62, maxSeries: Int = 1_000_000) throw
 /// Counts one canonical line through the real parser.
 private func add(_ counters: UsageCounters, ts: String, key: String = "k", model: String = "m", tokens: Int = 1) {
     let parser = RecordParser(mapping: FormatPreset.tokentally.mapping)
-    var line = #"{"ts":"\#(ts)","api_key":"\#(key)","model":"\#(model)","provider":"p","input_tokens":\#(tokens),"latency_ms":100}"#
+    var line =
+        #"{"ts":"\#(ts)","api_key":"\#(key)","model":"\#(model)","provider":"p","input_tokens":\#(tokens),"latency_ms":100}"#
     let outcome = line.withUTF8 { parser.parse(UnsafeRawBufferPointer($0)) }
     guard case .accepted = outcome else {
         Issue.record("line rejected: \(outcome)")
@@ -126,8 +127,10 @@ private func add(_ counters: UsageCounters, ts: String, key: String = "k", model
         for period in Period.allCases {
             #expect(restored.bucketOrdinals(period) == original.bucketOrdinals(period))
             for ordinal in original.bucketOrdinals(period) {
-                let a = original.report(period, ordinal: ordinal, host: "h", timezone: "UTC", generatedAt: 0, minRequests: 1)
-                let b = restored.report(period, ordinal: ordinal, host: "h", timezone: "UTC", generatedAt: 0, minRequests: 1)
+                let a = original.report(
+                    period, ordinal: ordinal, host: "h", timezone: "UTC", generatedAt: 0, minRequests: 1)
+                let b = restored.report(
+                    period, ordinal: ordinal, host: "h", timezone: "UTC", generatedAt: 0, minRequests: 1)
                 #expect(a.map { SnapshotEncoder.encode($0) } == b.map { SnapshotEncoder.encode($0) })
             }
         }

@@ -75,12 +75,15 @@ import Testing
                 let daemon = try workspace.startDaemon()
                 defer { daemon.killAndReap() }
                 try workspace.wait("a snapshot write to fail") {
-                    ((workspace.status()?["snapshot_writes"] as? [String: Any])?["consecutive_failures"] as? Int ?? 0) >= 1
+                    ((workspace.status()?["snapshot_writes"] as? [String: Any])?["consecutive_failures"] as? Int ?? 0)
+                        >= 1
                 }
                 daemon.send(SIGTERM)
                 #expect(daemon.waitForExit(seconds: 30))
                 #expect(daemon.endDescription == "exit 1")
-                #expect(stderrLines(daemon).last?.contains("stopped, but the final snapshot failed") == true, "\(daemon.stderrTail())")
+                #expect(
+                    stderrLines(daemon).last?.contains("stopped, but the final snapshot failed") == true,
+                    "\(daemon.stderrTail())")
             }
         }
     }
@@ -116,7 +119,9 @@ import Testing
                 daemon.send(SIGTERM)
                 #expect(daemon.waitForExit(seconds: 30))
                 #expect(daemon.endDescription == "exit 1")
-                #expect(stderrLines(daemon).last?.contains("stopped, but the final commit failed") == true, "\(daemon.stderrTail())")
+                #expect(
+                    stderrLines(daemon).last?.contains("stopped, but the final commit failed") == true,
+                    "\(daemon.stderrTail())")
                 let left = (try? FileManager.default.contentsOfDirectory(atPath: workspace.state.path)) ?? []
                 #expect(!left.contains(where: { $0.hasPrefix(".state.bin.tmp") }), "\(left)")
 
@@ -141,7 +146,9 @@ import Testing
                 let outcome = try TokentallyBinary.run(["run", "--config", workspace.config.path], timeoutSeconds: 30)
                 #expect(outcome.status == 1)
                 #expect(outcome.stderrLines.count == 1, "\(outcome.stderrLines)")
-                #expect(outcome.stderrLines.last?.contains("state.directory \(workspace.state.path) is not writable") == true)
+                #expect(
+                    outcome.stderrLines.last?.contains("state.directory \(workspace.state.path) is not writable")
+                        == true)
                 #expect(outcome.stderrLines.last?.contains("Read-only file system") == true)
             }
         }
@@ -158,7 +165,9 @@ import Testing
             try FileManager.default.removeItem(at: workspace.state)
             try workspace.append((30..<40).map { recentLine(secondsAgo: 600 - $0, tag: $0) })
             let stateFile = workspace.state.appendingPathComponent("state.bin")
-            try workspace.wait("the state to be committed again") { FileManager.default.fileExists(atPath: stateFile.path) }
+            try workspace.wait("the state to be committed again") {
+                FileManager.default.fileExists(atPath: stateFile.path)
+            }
             daemon.send(SIGTERM)
             #expect(daemon.waitForExit(seconds: 30) && daemon.exitedCleanly, "\(daemon.stderrTail())")
             // The new state resumes where it stopped: nothing counted twice.
@@ -184,7 +193,9 @@ import Testing
             }
             try runTool("/bin/chmod", ["0755", root.path])
             try runTool("/bin/chmod", ["0000", workspace.logs.appendingPathComponent("secret.log").path])
-            try workspace.writeConfig(inputs: [workspace.logs.path + "/access.log*", workspace.logs.path + "/secret.log*"])
+            try workspace.writeConfig(inputs: [
+                workspace.logs.path + "/access.log*", workspace.logs.path + "/secret.log*",
+            ])
             try runTool("/bin/chmod", ["0644", workspace.config.path])
             let daemon = try workspace.startDaemon(
                 wrapper: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])

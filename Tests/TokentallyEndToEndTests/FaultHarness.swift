@@ -126,7 +126,9 @@ struct FaultWorkspace {
 /// small file system, so that a full disk is a real ENOSPC. The tests run as root (CI does).
 func withTmpfs<T>(at url: URL, kilobytes: Int, options: String = "", _ body: () throws -> T) throws -> T {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    try runTool("/bin/mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k" + (options.isEmpty ? "" : "," + options), "tmpfs", url.path])
+    try runTool(
+        "/bin/mount",
+        ["-t", "tmpfs", "-o", "size=\(kilobytes)k" + (options.isEmpty ? "" : "," + options), "tmpfs", url.path])
     defer { _ = try? runTool("/bin/umount", ["-l", url.path]) }
     return try body()
 }

@@ -63,7 +63,8 @@ import Testing
             // counted in its own bucket; it must not push the others out of retention.
             var lines = (0..<100).map { index in
                 canonicalLine(
-                    ts: "\"2025-03-\(String(format: "%02d", 1 + index / 10))T10:00:\(String(format: "%02d", index % 60))Z\"",
+                    ts:
+                        "\"2025-03-\(String(format: "%02d", 1 + index / 10))T10:00:\(String(format: "%02d", index % 60))Z\"",
                     fields: ["input_tokens": "1"])
             }
             lines.insert(canonicalLine(ts: "\"2100-01-01T00:00:00Z\""), at: 50)
@@ -71,7 +72,9 @@ import Testing
             try workspace.append(lines)
             let outcome = try TokentallyBinary.replay([workspace.logs.path], snapshotDirectory: workspace.snapshots)
             #expect(outcome.status == 0, "\(outcome.summary)")
-            #expect(outcome.stdoutText.contains("replayed 102 lines from 1 files: 101 counted, 1 rejected"), "\(outcome.stdoutText)")
+            #expect(
+                outcome.stdoutText.contains("replayed 102 lines from 1 files: 101 counted, 1 rejected"),
+                "\(outcome.stdoutText)")
             let march = Set((1...10).map { String(format: "2025-03-%02d", $0) })
             #expect(workspace.dayRequests(labels: march) == 100)
             #expect(workspace.dayRequests(labels: ["2100-01-01"]) == 1)
@@ -98,7 +101,8 @@ import Testing
             #expect(second.endDescription == "exit 1")
             let lines = stderrLines(second)
             #expect(lines.count == 1, "\(lines)")
-            #expect(lines.last?.contains("state.directory \(workspace.state.path) is in use by another tokentally") == true)
+            #expect(
+                lines.last?.contains("state.directory \(workspace.state.path) is in use by another tokentally") == true)
             #expect(lines.last?.contains("process \(first.pid)") == true, "\(lines)")
 
             // Its own state directory, the first one's snapshot directory: refused too.
@@ -231,7 +235,8 @@ import Testing
             for round in 1...5 {
                 try workspace.waitForCounted(written)
                 try rotate(rotation, workspace)
-                try workspace.append((0..<20).map { recentLine(secondsAgo: 800 - round * 50 - $0, tag: round * 100 + $0) })
+                try workspace.append(
+                    (0..<20).map { recentLine(secondsAgo: 800 - round * 50 - $0, tag: round * 100 + $0) })
                 written += 20
             }
             try workspace.waitForCounted(written)

@@ -74,7 +74,10 @@ struct PresetFixtureTests {
 
     @Test func kongsSectionsOfEveryVersionAndAnonymousTrafficCount() throws {
         let records = try Self.records(.kong)
-        #expect(records.map(\.rawAPIKey) == ["alice", "11111111-2222-3333-4444-555555555555", noKeyPlaceholder, "bob", "alice", "carol"])
+        #expect(
+            records.map(\.rawAPIKey) == [
+                "alice", "11111111-2222-3333-4444-555555555555", noKeyPlaceholder, "bob", "alice", "carol",
+            ])
         #expect(records.map(\.inputTokens) == [14, 2000, 25, 100, 0, 1200])
         #expect(records[0].ttftMs == 631 && records[0].costUSD == Decimal(string: "0.0000147"))
         #expect(!records[4].succeeded && records[5].model == "o4-mini-2025-04-16")

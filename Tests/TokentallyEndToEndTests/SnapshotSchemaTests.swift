@@ -52,7 +52,8 @@ import Testing
             let index = snapshots.appendingPathComponent("index.json")
             #expect(try validate([index], schema: Self.schemas.appendingPathComponent("index.schema.json")) == [])
             // The schema is not vacuous: a bucket file is not an index.
-            #expect(try !validate([buckets[0]], schema: Self.schemas.appendingPathComponent("index.schema.json")).isEmpty)
+            #expect(
+                try !validate([buckets[0]], schema: Self.schemas.appendingPathComponent("index.schema.json")).isEmpty)
         }
     }
 }

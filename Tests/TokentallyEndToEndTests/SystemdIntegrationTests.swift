@@ -22,7 +22,9 @@ final class NotifySocket {
             for (index, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[index] = byte }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0 else { throw ScenarioAbort("bind(\(path)) failed: \(String(cString: strerror(errno)))") }
     }
@@ -144,7 +146,9 @@ private func lineCount(_ directory: URL) throws -> Int {
             try socket.wait(seconds: 30, for: "READY=1") { $0.contains("READY=1") }
             try socket.wait(seconds: 5, for: "WATCHDOG=1") { $0.contains("WATCHDOG=1") }
             try fixture.waitForRequests(try lineCount(fixture.logs))
-            let status = try socket.wait(seconds: 5, for: "STATUS=") { $0.contains("STATUS=") && $0.contains("lines/s") }
+            let status = try socket.wait(seconds: 5, for: "STATUS=") {
+                $0.contains("STATUS=") && $0.contains("lines/s")
+            }
             #expect(status.contains("files followed"))
 
             daemon.send(SIGHUP)
@@ -173,7 +177,9 @@ private func lineCount(_ directory: URL) throws -> Int {
 
             try fixture.writeConfig(inputs: [fixture.logs, fixture.extraLogs])
             daemon.send(SIGHUP)
-            try socket.wait(seconds: 10, for: "READY=1 after the reload") { $0.contains("READY=1") && !$0.contains("refused") }
+            try socket.wait(seconds: 10, for: "READY=1 after the reload") {
+                $0.contains("READY=1") && !$0.contains("refused")
+            }
             try fixture.waitForRequests(first + second)
             // Reloading the same configuration again reads nothing twice.
             daemon.send(SIGHUP)
@@ -194,44 +200,45 @@ private func lineCount(_ directory: URL) throws -> Int {
     }
 
     private static func brokenReload(in root: URL) throws {
-            let fixture = try DaemonFixture(root: root)
-            let socket = try NotifySocket(directory: root)
-            let daemon = try fixture.startDaemon(notifying: socket)
-            defer { daemon.killAndReap() }
-            let first = try lineCount(fixture.logs)
-            try fixture.waitForRequests(first)
+        let fixture = try DaemonFixture(root: root)
+        let socket = try NotifySocket(directory: root)
+        let daemon = try fixture.startDaemon(notifying: socket)
+        defer { daemon.killAndReap() }
+        let first = try lineCount(fixture.logs)
+        try fixture.waitForRequests(first)
 
-            try "inputs: [ {path: /nowhere/x.log}\nbogus_key: 1\n".write(to: fixture.config, atomically: true, encoding: .utf8)
-            daemon.send(SIGHUP)
-            let status = try socket.wait(seconds: 10, for: "STATUS= naming the refused reload") {
-                $0.contains("reload refused")
-            }
-            #expect(!status.isEmpty)
-            // A change that cannot apply live is refused too, with its reason.
-            try fixture.writeConfig(inputs: [fixture.logs], timezone: "Europe/Berlin")
-            daemon.send(SIGHUP)
-            try socket.wait(seconds: 10, for: "STATUS= naming the time zone") {
-                $0.contains("reload refused") && $0.contains("timezone")
-            }
+        try "inputs: [ {path: /nowhere/x.log}\nbogus_key: 1\n".write(
+            to: fixture.config, atomically: true, encoding: .utf8)
+        daemon.send(SIGHUP)
+        let status = try socket.wait(seconds: 10, for: "STATUS= naming the refused reload") {
+            $0.contains("reload refused")
+        }
+        #expect(!status.isEmpty)
+        // A change that cannot apply live is refused too, with its reason.
+        try fixture.writeConfig(inputs: [fixture.logs], timezone: "Europe/Berlin")
+        daemon.send(SIGHUP)
+        try socket.wait(seconds: 10, for: "STATUS= naming the time zone") {
+            $0.contains("reload refused") && $0.contains("timezone")
+        }
 
-            // The old configuration still counts new lines.
-            let more = try TokentallyBinary.run([
-                "generate", "--out", root.appendingPathComponent("more").path, "--lines", "200", "--files", "1",
-                "--seed", "99",
-            ])
-            try #require(more.status == 0)
-            let extra = try Data(contentsOf: root.appendingPathComponent("more/access.log"))
-            let live = try FileHandle(forWritingTo: fixture.logs.appendingPathComponent("access.log"))
-            try live.seekToEnd()
-            try live.write(contentsOf: extra)
-            try live.close()
-            try fixture.waitForRequests(first + 200)
+        // The old configuration still counts new lines.
+        let more = try TokentallyBinary.run([
+            "generate", "--out", root.appendingPathComponent("more").path, "--lines", "200", "--files", "1",
+            "--seed", "99",
+        ])
+        try #require(more.status == 0)
+        let extra = try Data(contentsOf: root.appendingPathComponent("more/access.log"))
+        let live = try FileHandle(forWritingTo: fixture.logs.appendingPathComponent("access.log"))
+        try live.seekToEnd()
+        try live.write(contentsOf: extra)
+        try live.close()
+        try fixture.waitForRequests(first + 200)
 
-            daemon.send(SIGTERM)
-            #expect(daemon.waitForExit(seconds: 30))
-            #expect(daemon.exitedCleanly, "\(daemon.endDescription): \(daemon.stderrTail())")
-            let log = try String(contentsOf: daemon.stderrURL, encoding: .utf8)
-            #expect(log.contains("reload refused"))
+        daemon.send(SIGTERM)
+        #expect(daemon.waitForExit(seconds: 30))
+        #expect(daemon.exitedCleanly, "\(daemon.endDescription): \(daemon.stderrTail())")
+        let log = try String(contentsOf: daemon.stderrURL, encoding: .utf8)
+        #expect(log.contains("reload refused"))
     }
 
     @Test func journalEntriesMatchTheSnapshotFiles() throws {
@@ -242,7 +249,10 @@ private func lineCount(_ directory: URL) throws -> Int {
             let host = "e2e-\(UUID().uuidString.prefix(8))"
             try fixture.writeConfig(inputs: [fixture.logs], journalTop: 3, host: host)
             let replay = try TokentallyBinary.run(
-                ["replay", "--config", fixture.config.path, "--snapshot-dir", fixture.snapshots.path, fixture.logs.path])
+                [
+                    "replay", "--config", fixture.config.path, "--snapshot-dir", fixture.snapshots.path,
+                    fixture.logs.path,
+                ])
             try #require(replay.status == 0, "\(replay.summary)")
 
             var entries: [[String: Any]] = []
@@ -258,8 +268,10 @@ private func lineCount(_ directory: URL) throws -> Int {
             }
             // One totals entry, then the top 3 models and the top 3 providers.
             #expect(entries.count == 7, "journal entries: \(entries.count)")
-            let days = try FileManager.default.contentsOfDirectory(atPath: fixture.snapshots.appendingPathComponent("day").path)
-                .sorted()
+            let days = try FileManager.default.contentsOfDirectory(
+                atPath: fixture.snapshots.appendingPathComponent("day").path
+            )
+            .sorted()
             let newest = try #require(days.last)
             let data = try Data(contentsOf: fixture.snapshots.appendingPathComponent("day/\(newest)"))
             let day = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

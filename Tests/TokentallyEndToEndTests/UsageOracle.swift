@@ -319,7 +319,8 @@ struct RecordInterpreter: Sendable {
             provider: try Self.text(data?["provider_name"], fallback: unknownProvider),
             succeeded: data?["cancelled"] != .bool(true)
         )
-        result.inputTokens = try Self.tokens(Self.firstPresent([data?["native_tokens_prompt"], data?["tokens_prompt"]]))
+        result.inputTokens = try Self.tokens(
+            Self.firstPresent([data?["native_tokens_prompt"], data?["tokens_prompt"]]))
         result.outputTokens = try Self.tokens(
             Self.firstPresent([data?["native_tokens_completion"], data?["tokens_completion"]]))
         result.cachedTokens = try Self.tokens(data?["native_tokens_cached"])
@@ -337,7 +338,8 @@ struct RecordInterpreter: Sendable {
     private func kong(_ record: JSONValue) throws -> UsageRecord {
         let sections = [record.value(at: ["ai", "proxy"]), record.value(at: ["ai", "ai-proxy"]), record["ai"]]
         func ai(_ paths: [[String]]) -> JSONValue? {
-            Self.firstPresent(sections.flatMap { section in paths.map { section?.value(at: $0) } }, absent: ["UNSPECIFIED"])
+            Self.firstPresent(
+                sections.flatMap { section in paths.map { section?.value(at: $0) } }, absent: ["UNSPECIFIED"])
         }
         let status = record.value(at: ["response", "status"])
         var result = UsageRecord(

@@ -84,10 +84,17 @@ private func foundationRefusesFor(_ bytes: [UInt8]) -> Bool {
     }
     for byte in bytes {
         if inString {
-            if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+            if escaped {
+                escaped = false
+            } else if byte == 0x5C {
+                escaped = true
+            } else if byte == 0x22 {
+                inString = false
+            }
             continue
         }
-        if (0x30...0x39).contains(byte) || byte == 0x2D || byte == 0x2B || byte == 0x2E || byte == 0x65 || byte == 0x45 {
+        if (0x30...0x39).contains(byte) || byte == 0x2D || byte == 0x2B || byte == 0x2E || byte == 0x65 || byte == 0x45
+        {
             number.append(byte)
             continue
         }
@@ -111,7 +118,13 @@ private func hasTrailingComma(_ bytes: [UInt8]) -> Bool {
     var afterComma = false
     for byte in bytes {
         if inString {
-            if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+            if escaped {
+                escaped = false
+            } else if byte == 0x5C {
+                escaped = true
+            } else if byte == 0x22 {
+                inString = false
+            }
             continue
         }
         switch byte {

@@ -24,7 +24,8 @@ public final class LogIngestor {
 
     @exclusivity(unchecked) public private(set) var linesRead: UInt64 = 0
     @exclusivity(unchecked) public private(set) var linesEmpty: UInt64 = 0
-    @exclusivity(unchecked) public private(set) var rejected = [UInt64](repeating: 0, count: RejectReason.allCases.count)
+    @exclusivity(unchecked) public private(set) var rejected = [UInt64](
+        repeating: 0, count: RejectReason.allCases.count)
     /// Rejected lines logged per file before the rest are only counted.
     @exclusivity(unchecked) public var rejectLogLimit = 5
 

@@ -10,4 +10,3 @@ public enum KeyRedaction: String, Sendable, Hashable, CaseIterable {
     /// because a raw secret must never be written.
     case none
 }
-

@@ -26,7 +26,8 @@ struct SnapshotProgress {
     mutating func nextBatch(
         of publisher: SnapshotPublisher, _ counters: UsageCounters, status: IngestStatus, now: Int64, rowBudget: Int
     ) -> SnapshotPublisher.Batch {
-        publisher.prepare(counters, status: status, now: now, rowBudget: rowBudget, tracker: &tracker, pending: &pending)
+        publisher.prepare(
+            counters, status: status, now: now, rowBudget: rowBudget, tracker: &tracker, pending: &pending)
     }
 
     /// Every bucket counts as changed, and the next snapshot shows everything again (a reload

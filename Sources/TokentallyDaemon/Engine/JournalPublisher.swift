@@ -49,7 +49,8 @@ final class JournalPublisher: Sendable {
             } catch {
                 if state.works {
                     logger.warning(
-                        "journald is not reachable; snapshot entries are not written to the journal until it is: \(error)")
+                        "journald is not reachable; snapshot entries are not written to the journal until it is: \(error)"
+                    )
                 }
                 state.works = false
             }

@@ -67,13 +67,15 @@ struct ReloadPlan: Equatable, Sendable {
     /// Whether a reload from `old` to `new` can be applied while running; if not, why.
     static func liveChangeProblem(from old: Configuration, to new: Configuration) -> String? {
         if old.timezone != new.timezone {
-            return "timezone cannot change while running (buckets are counted in \(old.timezone)); restart tokentally after rebuilding its state (docs/operations.md)"
+            return
+                "timezone cannot change while running (buckets are counted in \(old.timezone)); restart tokentally after rebuilding its state (docs/operations.md)"
         }
         if old.state.directory != new.state.directory {
             return "state.directory cannot change while running; stop tokentally, move the state, then start it"
         }
         if old.secretPattern != new.secretPattern {
-            return "secret_pattern cannot change while running (keys already seen keep their names); restart tokentally to apply it"
+            return
+                "secret_pattern cannot change while running (keys already seen keep their names); restart tokentally to apply it"
         }
         return nil
     }

@@ -117,7 +117,9 @@ final class SnapshotOutbox: @unchecked Sendable {
                 if allowed {
                     logger.error(
                         "writing snapshots failed; will retry",
-                        metadata: ["error": "\(error)", "failures": "\(health.consecutiveFailures)", "not_logged": "\(held)"])
+                        metadata: [
+                            "error": "\(error)", "failures": "\(health.consecutiveFailures)", "not_logged": "\(held)",
+                        ])
                 }
             }
             if ok {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import TokentallySystem
 import TokentallyReading
@@ -58,7 +58,8 @@ public final class DirectoryWatcher: @unchecked Sendable {
     /// Watches a directory for creates, deletes, renames and writes of the files in it.
     public func watch(directory: String) throws(FileReadError) {
         guard !watches.values.contains(directory) else { return }
-        let mask = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB)
+        let mask =
+            UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB)
             | UInt32(IN_DELETE_SELF | IN_MOVE_SELF)
         let descriptor = inotify_add_watch(inotify, directory, mask)
         guard descriptor >= 0 else { throw FileReadError.fromErrno(errno, path: directory, doing: "watching it") }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Logging
 import TokentallyConfiguration
@@ -60,7 +60,8 @@ final class FileFollower {
     /// Whether a file waiting for a free descriptor was logged.
     var reportedDescriptorShortage = false
 
-    init(inputs: [InputConfiguration], ingestor: LogIngestor, opener: LogFileOpener, logger: Logger, maxLineBytes: Int) {
+    init(inputs: [InputConfiguration], ingestor: LogIngestor, opener: LogFileOpener, logger: Logger, maxLineBytes: Int)
+    {
         self.inputs = inputs
         self.ingestor = ingestor
         self.opener = opener
@@ -82,7 +83,8 @@ final class FileFollower {
                 file.progress.naiveTimezone = input.naiveTimezone
             } else {
                 if file.offset > 0 { ledger.append(file.record(finished: false, now: now)) }
-                logger.info("input removed; file closed", metadata: ["file": "\(file.path)", "offset": "\(file.offset)"])
+                logger.info(
+                    "input removed; file closed", metadata: ["file": "\(file.path)", "offset": "\(file.offset)"])
                 close(key)
             }
         }
@@ -260,7 +262,8 @@ final class FileFollower {
             if let longer { return longer }
             var bytes = prefix
             if prefix.count == ContentFingerprint.fullLength,
-                let read = try? ContentFingerprint.leadingBytes(of: path, opener: opener, count: FileIdentity.fullLength)
+                let read = try? ContentFingerprint.leadingBytes(
+                    of: path, opener: opener, count: FileIdentity.fullLength)
             {
                 bytes = read.bytes
             }
@@ -386,7 +389,8 @@ final class FileFollower {
             file.stream.reader.reset(toOffset: record.offset - remaining)
             if remaining == 0, record.offset > 0 {
                 file.gzipTail = (
-                    record.offset, last.withUnsafeBytes { ContentFingerprint(prefix: $0, limit: FollowedFile.tailLength) }
+                    record.offset,
+                    last.withUnsafeBytes { ContentFingerprint(prefix: $0, limit: FollowedFile.tailLength) }
                 )
             }
         } else {

@@ -131,7 +131,8 @@ enum RotationDecider {
         if record.finished {
             // A finished plain file that grew afterwards (a gateway that kept writing to the
             // rotated file) is resumed where it was finished; anything else is done.
-            return !candidate.isGzip && candidate.size > record.offset ? .resume(record: record.index) : .done(record: record.index)
+            return !candidate.isGzip && candidate.size > record.offset
+                ? .resume(record: record.index) : .done(record: record.index)
         }
         if candidate.isGzip && record.plainTwinInSet { return .waitForCompression(record: record.index) }
         if !candidate.isGzip && candidate.size < record.offset { return .waitForCopy(record: record.index) }

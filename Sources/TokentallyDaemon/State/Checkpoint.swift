@@ -46,7 +46,9 @@ struct Checkpoint: Equatable, Sendable {
     /// Reads a payload of `reader.formatVersion`, restoring the line statistics and the counters
     /// into `ingestor` (and its counters), and returns the rest. Checks the payload's checksum
     /// at its end (`StateReader.finish`).
-    static func decode(from reader: inout StateReader, into ingestor: LogIngestor) throws(StateDecodingError) -> Checkpoint {
+    static func decode(from reader: inout StateReader, into ingestor: LogIngestor) throws(StateDecodingError)
+        -> Checkpoint
+    {
         let version = reader.formatVersion
         let commitTime = try reader.read(Int64.self)
         var inputs: [String]? = nil
@@ -78,6 +80,7 @@ struct Checkpoint: Equatable, Sendable {
         if files.contains(where: { record in configured.contains { FileGlob.matches($0, record.path) } }) {
             return nil
         }
-        return "state.directory \(directory) holds the counts of other inputs (\(committed.joined(separator: ", "))), which share nothing with the configured \(configured.joined(separator: ", ")); resuming would merge two gateways' counts. Give this configuration its own state.directory, or, if these inputs really are the same logs moved, adopt the state once with: tokentally adopt-state --config FILE (docs/operations.md)"
+        return
+            "state.directory \(directory) holds the counts of other inputs (\(committed.joined(separator: ", "))), which share nothing with the configured \(configured.joined(separator: ", ")); resuming would merge two gateways' counts. Give this configuration its own state.directory, or, if these inputs really are the same logs moved, adopt the state once with: tokentally adopt-state --config FILE (docs/operations.md)"
     }
 }

@@ -71,7 +71,9 @@ final class StateCommitter {
             if allowed {
                 logger.error(
                     "state commit failed; will retry",
-                    metadata: ["error": "\(error)", "failures": "\(health.consecutiveFailures)", "not_logged": "\(held)"])
+                    metadata: [
+                        "error": "\(error)", "failures": "\(health.consecutiveFailures)", "not_logged": "\(held)",
+                    ])
             }
             return false
         }

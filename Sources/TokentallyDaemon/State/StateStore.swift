@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import TokentallySystem
 import TokentallyReading
@@ -62,7 +62,9 @@ public struct StateStore: Sendable {
             guard mkdir(directory, 0o750) == 0 || errno == EEXIST else {
                 throw StateError(
                     code: .ioFailed, path: directory,
-                    message: "cannot create the state directory: \(String(cString: strerror(errno))); create it or fix state.directory")
+                    message:
+                        "cannot create the state directory: \(String(cString: strerror(errno))); create it or fix state.directory"
+                )
             }
         }
     }
@@ -83,7 +85,8 @@ public struct StateStore: Sendable {
         else {
             close(fd)
             throw StateError(
-                code: .corrupt, path: path, message: "not a tokentally state file (bad header); \(StateError.rebuildHint)")
+                code: .corrupt, path: path,
+                message: "not a tokentally state file (bad header); \(StateError.rebuildHint)")
         }
         var reader = StateReader(Array(header[Self.magic.count...]))
         let version = try? reader.read(UInt32.self)
@@ -93,7 +96,9 @@ public struct StateStore: Sendable {
             close(fd)
             throw StateError(
                 code: .unknownVersion, path: path,
-                message: "state format version \(version ?? 0) is not one this tokentally reads (\(Self.readableVersions.lowerBound) to \(Self.version)); \(StateError.rebuildHint)")
+                message:
+                    "state format version \(version ?? 0) is not one this tokentally reads (\(Self.readableVersions.lowerBound) to \(Self.version)); \(StateError.rebuildHint)"
+            )
         }
         guard UInt64(info.st_size) == UInt64(Self.headerSize) + length else {
             close(fd)
@@ -209,7 +214,8 @@ public struct StateStore: Sendable {
                 header.write(Self.version)
                 header.write(sink.checksum.length)
                 header.write(sink.checksum.value)
-                if let error = header.bytes.withUnsafeBytes({ Syscall.pwriteAll(fd, $0, at: UInt64(Self.magic.count)) }) {
+                if let error = header.bytes.withUnsafeBytes({ Syscall.pwriteAll(fd, $0, at: UInt64(Self.magic.count)) })
+                {
                     throw error
                 }
             }
@@ -244,7 +250,8 @@ public struct StateStore: Sendable {
     static func advice(forErrno code: Int32) -> String {
         switch code {
         case ENOSPC, EDQUOT:
-            return "free space on the file system that holds state.directory; tokentally keeps counting and commits again at the next interval (after a crash, lines since the last commit are read again, never lost or doubled)"
+            return
+                "free space on the file system that holds state.directory; tokentally keeps counting and commits again at the next interval (after a crash, lines since the last commit are read again, never lost or doubled)"
         case EACCES, EPERM:
             return "make state.directory writable by the user tokentally runs as"
         case EROFS:

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import TokentallySystem
 
@@ -78,7 +78,8 @@ public struct FileReadError: Error, CustomStringConvertible, Sendable {
         case EACCES, EPERM:
             return FileReadError(
                 code: .permissionDenied, path: path,
-                message: "permission denied while \(action); give the tokentally user read access (for example through the log files' group)",
+                message:
+                    "permission denied while \(action); give the tokentally user read access (for example through the log files' group)",
                 errno: err)
         case EISDIR:
             return FileReadError(code: .isDirectory, path: path, message: "is a directory", errno: err)

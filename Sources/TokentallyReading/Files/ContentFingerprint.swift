@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import TokentallySystem
 
@@ -99,4 +99,3 @@ public enum FileIdentity {
     /// shorter than this; past it, the content check at the resume offset decides.
     public static let fullLength = 64 << 10
 }
-

@@ -86,7 +86,8 @@ public struct RotatedFileSet: Sendable {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
             throw FileReadError(
-                code: .notFound, path: directory, message: "cannot list the directory; check that it exists and is readable")
+                code: .notFound, path: directory,
+                message: "cannot list the directory; check that it exists and is readable")
         }
         var groups: [String: [RotatedFileName]] = [:]
         for name in names where !name.hasPrefix(".") {

@@ -24,7 +24,9 @@ public struct ParserChoice: Sendable {
     /// `RecordParser.notAfterEpochSeconds`, set before each batch is parsed.
     public var notAfterEpochSeconds: Double
 
-    public init(name: String, mapping: FieldMapping, naiveTimezone: String? = nil, notAfterEpochSeconds: Double = .infinity) {
+    public init(
+        name: String, mapping: FieldMapping, naiveTimezone: String? = nil, notAfterEpochSeconds: Double = .infinity
+    ) {
         self.name = name
         self.mapping = mapping
         self.naiveTimezone = naiveTimezone
@@ -97,7 +99,10 @@ public final class ParsingPipeline {
         _ stream: LineStream, parser: ParserChoice, budget: Int = .max, finishAtEnd: Bool, finishOnly: Bool = false,
         _ body: (RecordBatch) throws -> Void
     ) throws -> Outcome {
-        ring.begin(Ring.Session(stream: stream, parser: parser, budget: budget, finishAtEnd: finishAtEnd || finishOnly, finishOnly: finishOnly))
+        ring.begin(
+            Ring.Session(
+                stream: stream, parser: parser, budget: budget, finishAtEnd: finishAtEnd || finishOnly,
+                finishOnly: finishOnly))
         defer { ring.end() }
         while let index = try ring.nextParsed(helpingWith: &callerParsers) {
             defer { ring.release(index) }

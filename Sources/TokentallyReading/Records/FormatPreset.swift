@@ -82,7 +82,8 @@ public enum FormatPreset: String, CaseIterable, Sendable {
                 .cachedTokens: inUsage("prompt_tokens_details.cached_tokens", "cache_read_input_tokens"),
                 .cacheWriteTokens: cacheWrites,
                 .reasoningTokens: inUsage("completion_tokens_details.reasoning_tokens"),
-                .webSearchCalls: inUsage("server_tool_use.web_search_requests", "prompt_tokens_details.web_search_requests"),
+                .webSearchCalls: inUsage(
+                    "server_tool_use.web_search_requests", "prompt_tokens_details.web_search_requests"),
                 .latencyMs: .difference(end: path("endTime"), start: path("startTime"), unit: .seconds),
                 .ttftMs: .difference(end: path("completionStartTime"), start: path("startTime"), unit: .seconds),
                 .costUSD: .path(path("response_cost")),
@@ -151,7 +152,8 @@ public enum FormatPreset: String, CaseIterable, Sendable {
             .reasoningTokens: .path(path("data.native_tokens_reasoning")),
             .latencyMs: .path(path("data.generation_time")),
             .ttftMs: .path(path("data.latency")),
-            .generationMs: .difference(end: path("data.generation_time"), start: path("data.latency"), unit: .milliseconds),
+            .generationMs: .difference(
+                end: path("data.generation_time"), start: path("data.latency"), unit: .milliseconds),
             .costUSD: .path(path("data.total_cost")),
         ],
         defaults: [.provider: unknownProvider],

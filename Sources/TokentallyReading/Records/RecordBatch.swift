@@ -35,7 +35,8 @@ public final class RecordBatch {
             switch lines.event(at: index) {
             case .tooLong:
                 parsed.append(
-                    ParsedLine(outcome: .rejected(Rejection(.lineTooLong)), record: GatewayRecord(), lineNumber: lineNumber))
+                    ParsedLine(
+                        outcome: .rejected(Rejection(.lineTooLong)), record: GatewayRecord(), lineNumber: lineNumber))
             case .line(let bytes):
                 let outcome = parser.parse(bytes)
                 var record = GatewayRecord()

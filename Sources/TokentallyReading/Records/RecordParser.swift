@@ -122,7 +122,11 @@ public final class RecordParser {
         self.defaultText = defaults
         self.durationScale = scales
         if case .time(let unit)? = mapping.units[.ts] { timestampUnit = unit } else { timestampUnit = nil }
-        if case .cost(let unit)? = mapping.units[.costUSD] { costPowerOfTen = unit.powerOfTen } else { costPowerOfTen = 0 }
+        if case .cost(let unit)? = mapping.units[.costUSD] {
+            costPowerOfTen = unit.powerOfTen
+        } else {
+            costPowerOfTen = 0
+        }
         self.ttftAtLatencyIsAbsent = mapping.ttftAtLatencyIsAbsent
         self.absentValues = mapping.absentValues.map { Array($0.utf8) }
         let zone = NaiveTimeZone(identifier: naiveTimezone ?? mapping.naiveTimezone)
