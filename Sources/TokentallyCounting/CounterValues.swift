@@ -9,7 +9,7 @@ public enum Period: String, CaseIterable, Sendable, Hashable, Comparable {
     }
 }
 
-/// The exact counters of snapshot.md's COUNTERS, as written to a bucket file.
+/// The exact counters of docs/snapshot-format.md's COUNTERS, as written to a bucket file.
 public struct CounterValues: Hashable, Sendable {
     public var requests: UInt64 = 0
     public var succeeded: UInt64 = 0
@@ -54,7 +54,7 @@ public struct CounterValues: Hashable, Sendable {
     }
 }
 
-/// One distribution of snapshot.md's PERFORMANCE (`latency_ms`, `ttft_ms`, `throughput_tps`).
+/// One distribution of docs/snapshot-format.md's PERFORMANCE (`latency_ms`, `ttft_ms`, `throughput_tps`).
 public struct DistributionSummary: Hashable, Sendable {
     public var count: UInt64
     public var mean: Double
@@ -77,7 +77,7 @@ public struct DistributionSummary: Hashable, Sendable {
     public static let empty = DistributionSummary(count: 0, mean: 0, min: 0, max: 0, p50: 0, p90: 0, p99: 0)
 }
 
-/// snapshot.md's PERFORMANCE block; `success_rate` is derived from the counters beside it.
+/// docs/snapshot-format.md's PERFORMANCE block; `success_rate` is derived from the counters beside it.
 public struct PerformanceSummary: Hashable, Sendable {
     public var latencyMs: DistributionSummary
     public var ttftMs: DistributionSummary

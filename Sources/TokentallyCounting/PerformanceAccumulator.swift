@@ -47,7 +47,7 @@ public struct PerformanceAccumulator: Sendable {
         throughputGenerationSeconds = 0
     }
 
-    /// The PERFORMANCE block of snapshot.md.
+    /// The PERFORMANCE block of docs/snapshot-format.md.
     public var summary: PerformanceSummary {
         PerformanceSummary(
             latencyMs: Self.summarize(latency),

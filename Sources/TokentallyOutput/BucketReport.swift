@@ -26,7 +26,7 @@ public struct RequestHighlight: Hashable, Sendable {
     }
 }
 
-/// snapshot.md's `highlights`. A name is nil when no candidate has `min_requests` requests.
+/// docs/snapshot-format.md's `highlights`. A name is nil when no candidate has `min_requests` requests.
 public struct HighlightsReport: Hashable, Sendable {
     public var primaryProvider: String?
     public var providerCount: Int

@@ -1,7 +1,7 @@
 import TokentallySystem
 import TokentallyReading
 import TokentallyCounting
-/// The journal entries of one snapshot (snapshot.md, "Journal"): the current day's totals,
+/// The journal entries of one snapshot (docs/snapshot-format.md, "Journal"): the current day's totals,
 /// then one entry per model and per provider of that day, the top `top` of each by requests.
 public enum JournalEntries {
     public typealias Entry = [(name: String, value: String)]

@@ -86,7 +86,7 @@ private func isWholeAndNonNegative(_ value: Any) -> Bool {
     return ["i", "q", "l", "s"].contains(type) && number.int64Value >= 0
 }
 
-/// The paths each format's preset reads, written out from gateway-log.md (not from the code).
+/// The paths each format's preset reads, written out from docs/log-format.md (not from the code).
 private struct FormatPaths {
     var timestamp: String
     var requestID: String

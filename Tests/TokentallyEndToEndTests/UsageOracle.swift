@@ -1,6 +1,6 @@
 import Foundation
 
-// The oracle: an independent reading of gateway-log.md and snapshot.md that computes, from the
+// The oracle: an independent reading of docs/log-format.md and docs/snapshot-format.md that computes, from the
 // log lines alone, what every bucket file must say. It shares no code with tokentally; it is
 // deliberately plain (a JSON tree per line, Foundation's Calendar for buckets, Decimal for money)
 // so that its correctness can be read off the page.
@@ -61,7 +61,7 @@ struct UsageRecord: Sendable {
     /// they are differences of epoch-second floats (LiteLLM), whose `Double`s are only that exact.
     var durationSlackMs: Double = 0
 
-    /// Tokens per second of this request, where defined (gateway-log.md).
+    /// Tokens per second of this request, where defined (docs/log-format.md).
     var throughputTPS: Double? {
         guard outputTokens > 0, let generationMs, generationMs > 0 else { return nil }
         return Double(outputTokens) / (generationMs / 1000)
@@ -85,7 +85,7 @@ enum LineOutcome {
 // MARK: - Reading one line
 
 /// Turns one line (without its line end) into a record or a reject reason, following the format's
-/// mapping as gateway-log.md's preset table states it.
+/// mapping as docs/log-format.md's preset table states it.
 struct RecordInterpreter: Sendable {
     var format: LogFormat
     /// Deeper nesting than this is `nesting_too_deep`.
@@ -672,7 +672,7 @@ struct KeyRedaction {
 
 // MARK: - Counting
 
-/// snapshot.md's COUNTERS for one group of requests.
+/// docs/snapshot-format.md's COUNTERS for one group of requests.
 struct ExpectedCounters: Equatable, Sendable {
     var requests: UInt64 = 0
     var succeeded: UInt64 = 0
@@ -888,7 +888,7 @@ struct OracleResult: Sendable {
     var linesRejected: Int { rejected.values.reduce(0, +) }
 }
 
-/// Reads lines the way gateway-log.md describes and computes the expected snapshots.
+/// Reads lines the way docs/log-format.md describes and computes the expected snapshots.
 struct UsageOracle {
     var interpreter: RecordInterpreter
     var timeZone: TimeZone

@@ -1,6 +1,6 @@
 import TokentallySystem
 import TokentallyReading
-/// How API key values of one input are written out (gateway-log.md, "API keys are secrets").
+/// How API key values of one input are written out (docs/log-format.md, "API keys are secrets").
 public enum KeyRedaction: String, Sendable, Hashable, CaseIterable {
     /// Hash values that match the secret pattern, keep the others.
     case auto

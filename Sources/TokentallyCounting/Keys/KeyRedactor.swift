@@ -1,7 +1,7 @@
 import TokentallySystem
 import TokentallyReading
 /// Decides how an API key value is written out, so that no raw secret ever leaves tokentally
-/// (gateway-log.md, "API keys are secrets").
+/// (docs/log-format.md, "API keys are secrets").
 ///
 /// A hashed key is `key_` followed by the first 16 lowercase hex digits of the SHA-256 of the
 /// key's UTF-8 bytes: the same on every host, so snapshots from several hosts merge.

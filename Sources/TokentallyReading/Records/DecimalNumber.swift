@@ -1,7 +1,7 @@
 import TokentallySystem
 /// A decimal number read exactly from the text of a JSON number, or of a numeric JSON string such
-/// as `"0.051006"` or `"7.335e-05"` (gateway-log.md: "A numeric field may be a JSON number or a
-/// decimal string").
+/// as `"0.051006"` or `"7.335e-05"` (docs/log-format.md: numbers "may be JSON numbers or decimal
+/// strings, with exponents").
 ///
 /// The value is `±(significand + tail) × 10^exponent`, where `significand` holds the first 19
 /// significant digits (19 decimal digits always fit in a `UInt64`) and `tail`, a fraction in

@@ -26,8 +26,8 @@ public struct GatewayRecord {
 
     public init() {}
 
-    /// Output tokens per second of generation, or nan when not defined (gateway-log.md: only
-    /// where `output_tokens > 0` and `generation_ms > 0`).
+    /// Output tokens per second of generation, or nan when not defined (docs/snapshot-format.md,
+    /// PERFORMANCE: only where `output_tokens > 0` and `generation_ms > 0`).
     @inline(__always)
     public var throughputTPS: Double {
         guard outputTokens > 0, generationMs > 0 else { return .nan }

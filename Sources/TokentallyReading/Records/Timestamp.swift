@@ -1,5 +1,5 @@
 import TokentallySystem
-/// Turns the `ts` field of a gateway record into epoch seconds (gateway-log.md, "Canonical record").
+/// Turns the `ts` field of a gateway record into epoch seconds (docs/log-format.md, "Canonical record").
 ///
 /// Every function here runs once per line on the hot path: it reads bytes, allocates nothing and
 /// uses no Foundation formatter. Calendar dates become epoch seconds through days-from-civil
