@@ -61,11 +61,11 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     /// What kind of mistake this is.
     public var code: Code
     /// The config file or environment variable that holds the bad setting.
-    public var origin: Origin
+    var origin: Origin
     /// The setting's path in the YAML document, such as `limits.max_series`, `inputs[1].format` or
     /// `formats.mygateway.ts` (input indexes count from 0); nil when the error is about the whole
     /// file.
-    public var keyPath: String?
+    var keyPath: String?
     /// The 1-based line in the config file where the bad value is, when known.
     public var line: Int?
     /// What is wrong and what to do, without the origin and key path.

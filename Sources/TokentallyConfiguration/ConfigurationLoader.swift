@@ -16,18 +16,18 @@ import Yams
 /// `formats` come only from the file.
 public enum ConfigurationLoader {
     /// Where `tokentally run` and `check-config` look for the config file by default.
-    public static let defaultPath = "/etc/tokentally/tokentally.yaml"
+    static let defaultPath = "/etc/tokentally/tokentally.yaml"
 
     /// Reserved for the config file's path, for the command line to read when no `--config` is
     /// given. The loader never reads it as a setting and does not reject it.
-    public static let pathVariable = "TOKENTALLY_CONFIG"
+    static let pathVariable = "TOKENTALLY_CONFIG"
 
     /// The prefix of every environment variable the loader considers its own.
-    public static let environmentPrefix = "TOKENTALLY_"
+    static let environmentPrefix = "TOKENTALLY_"
 
     /// Every environment variable that overrides a setting, in the order of the reference:
     /// `TOKENTALLY_TIMEZONE`, ..., `TOKENTALLY_HIGHLIGHTS_MIN_REQUESTS`.
-    public static var overrideVariables: [String] { ScalarSetting.all.map(\.variable) }
+    static var overrideVariables: [String] { ScalarSetting.all.map(\.variable) }
 
     /// Loads the config file at `file`, then applies the environment.
     ///
@@ -70,7 +70,7 @@ public enum ConfigurationLoader {
     ///
     /// - Parameter file: the config file's path, for the message.
     /// - Throws: ``ConfigurationError`` with code `noInputs`.
-    public static func validateForDaemon(_ configuration: Configuration, file: String = defaultPath)
+    static func validateForDaemon(_ configuration: Configuration, file: String = defaultPath)
         throws(ConfigurationError)
     {
         guard configuration.inputs.isEmpty else { return }

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Ordinals are plain integers so that buckets sort, hash and subtract cheaply; `BucketCalendar`
 /// turns them into labels and UTC intervals.
-public struct BucketOrdinals: Hashable, Sendable {
+struct BucketOrdinals: Hashable, Sendable {
     /// Days since 1970-01-01 of the local civil date (1970-01-01 is 0, 1969-12-31 is −1).
     public var day: Int32
     /// ISO week ordinal, `floor((day + 3) / 7)`: weeks start on Monday, and week 0 is the one
@@ -71,7 +71,7 @@ public struct BucketCalendar: Sendable {
     /// Hot path, called once per record with mostly increasing times: an instant in a recently
     /// seen local day costs a couple of compares and allocates nothing; otherwise the day's
     /// bounds are computed from the time zone's offsets and cached (8 days, oldest replaced).
-    public mutating func ordinals(forEpochSeconds epochSeconds: Int64) -> BucketOrdinals {
+    mutating func ordinals(forEpochSeconds epochSeconds: Int64) -> BucketOrdinals {
         let recent = cache[lastHit]
         if epochSeconds >= recent.start && epochSeconds < recent.end {
             return recent.ordinals

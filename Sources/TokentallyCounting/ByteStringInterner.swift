@@ -35,7 +35,7 @@ public struct ByteStringInterner: Sendable {
     }
 
     /// The id of `key`, adding it if it is new.
-    public mutating func intern(_ key: UnsafeRawBufferPointer) -> Int32 {
+    mutating func intern(_ key: UnsafeRawBufferPointer) -> Int32 {
         if let id = id(of: key) { return id }
         let id = hashes.count
         bytes.append(contentsOf: key)

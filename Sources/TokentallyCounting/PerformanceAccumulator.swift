@@ -5,11 +5,11 @@ import TokentallyReading
 /// the aggregate throughput.
 public struct PerformanceAccumulator: Sendable {
     public var latency = QuantileSketch()
-    public var ttft = QuantileSketch()
+    var ttft = QuantileSketch()
     public var throughput = QuantileSketch()
     /// Σ output tokens and Σ generation seconds over requests that have a throughput.
-    public var throughputOutputTokens: UInt64 = 0
-    public var throughputGenerationSeconds: Double = 0
+    var throughputOutputTokens: UInt64 = 0
+    var throughputGenerationSeconds: Double = 0
 
     public init() {}
 

@@ -23,15 +23,15 @@ import Foundation
 /// 2%-wide bucket of one sketch); `count` itself is a `UInt64` and never saturates.
 public struct QuantileSketch: Sendable {
     /// The relative accuracy α of quantile estimates (1%).
-    public static let relativeAccuracy: Double = 0.01
+    static let relativeAccuracy: Double = 0.01
 
     /// Values whose quantile estimates keep the 1% promise. Positive values outside it are
     /// counted in the nearest edge bucket (the result is still clamped into `[min, max]`).
-    public static let accurateRange: ClosedRange<Double> = 1e-9...1e15
+    static let accurateRange: ClosedRange<Double> = 1e-9...1e15
 
     /// What `bucketIndex(for:)` returns for a value that has no log bucket: zero, negative,
     /// NaN or infinite. `add(_:bucketIndex:)` looks at the value, not this index, to tell.
-    public static let noBucketIndex: Int32 = .min
+    static let noBucketIndex: Int32 = .min
 
     // The constants below are literals, not expressions of `log`, so that the hot path reads them
     // directly instead of through a lazy global's once-check; a test recomputes them.

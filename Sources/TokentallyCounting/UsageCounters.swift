@@ -9,7 +9,7 @@ import TokentallyReading
 /// snapshot is taken, so the per-record work stays small. One owner uses it at a time.
 public final class UsageCounters {
     /// The label written for series beyond `limits.max_series`.
-    public static let overflowName = "__overflow__"
+    static let overflowName = "__overflow__"
 
     /// How many buckets of each period are kept, counted back from the retention anchor
     /// (`anchorOrdinal`). A change (a reload) applies at once: buckets that fall out are dropped.

@@ -21,7 +21,7 @@ public final class GzipByteSource: ByteSource {
     @exclusivity(unchecked) private var finished = false
     @exclusivity(unchecked) public private(set) var damage: Damage?
     /// Decompressed bytes returned so far.
-    @exclusivity(unchecked) public private(set) var bytesInflated: UInt64 = 0
+    @exclusivity(unchecked) private(set) var bytesInflated: UInt64 = 0
 
     /// A `GunzipFactory` for `LogFileOpener`.
     public static let factory: GunzipFactory = { (file) throws(FileReadError) -> any ByteSource in

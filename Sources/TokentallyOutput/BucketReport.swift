@@ -28,15 +28,15 @@ public struct RequestHighlight: Hashable, Sendable {
 
 /// docs/snapshot-format.md's `highlights`. A name is nil when no candidate has `min_requests` requests.
 public struct HighlightsReport: Hashable, Sendable {
-    public var primaryProvider: String?
-    public var providerCount: Int
-    public var fastestProvider: String?
-    public var fastestModel: String?
-    public var slowestModel: String?
-    public var highestThroughputModel: String?
-    public var lowestThroughputModel: String?
-    public var fastestRequest: RequestHighlight?
-    public var slowestRequest: RequestHighlight?
+    var primaryProvider: String?
+    var providerCount: Int
+    var fastestProvider: String?
+    var fastestModel: String?
+    var slowestModel: String?
+    var highestThroughputModel: String?
+    var lowestThroughputModel: String?
+    var fastestRequest: RequestHighlight?
+    var slowestRequest: RequestHighlight?
     public var minRequests: Int
 
     public init(
@@ -79,16 +79,16 @@ public struct BucketReport: Hashable, Sendable {
     /// `2026-11-28`, `2026-W48` or `2026-11`.
     public var label: String
     /// Bucket bounds as Unix seconds (UTC); `end` is exclusive.
-    public var startEpochSeconds: Int64
-    public var endEpochSeconds: Int64
+    var startEpochSeconds: Int64
+    var endEpochSeconds: Int64
     public var timezone: String
     public var host: String
-    public var generatedAtEpochSeconds: Int64
+    var generatedAtEpochSeconds: Int64
     public var totals: RollupReport
     public var byModel: [(name: String, rollup: RollupReport)]
     public var byProvider: [(name: String, rollup: RollupReport)]
-    public var byModelProvider: [(model: String, provider: String, rollup: RollupReport)]
-    public var byKey: [(name: String, counters: CounterValues)]
+    var byModelProvider: [(model: String, provider: String, rollup: RollupReport)]
+    var byKey: [(name: String, counters: CounterValues)]
     public var series: [SeriesReport]
     public var highlights: HighlightsReport
 
@@ -186,8 +186,8 @@ public struct IngestStatus: Hashable, Sendable {
 /// The last success and the last failure of a repeated write (state commits, snapshot files),
 /// so that `status` shows a full disk instead of hiding it behind a fresh `generated_at`.
 public struct OperationHealth: Hashable, Sendable {
-    public var lastSuccessEpochSeconds: Int64? = nil
-    public var lastErrorEpochSeconds: Int64? = nil
+    var lastSuccessEpochSeconds: Int64? = nil
+    var lastErrorEpochSeconds: Int64? = nil
     /// The last failure's one line, kept until the next success clears `consecutiveFailures`
     /// (the line stays, for the record).
     public var lastError: String? = nil
@@ -210,7 +210,7 @@ public struct OperationHealth: Hashable, Sendable {
 
 /// Everything index.json holds.
 public struct IndexReport: Hashable, Sendable {
-    public var generatedAtEpochSeconds: Int64
+    var generatedAtEpochSeconds: Int64
     public var host: String
     public var timezone: String
     /// Retained bucket labels per period, oldest first.

@@ -79,22 +79,22 @@ public struct JSONWriter: Sendable {
     // MARK: Containers
 
     /// Opens an object. With `compact`, the object and everything in it go on one line.
-    public mutating func beginObject(compact: Bool = false) {
+    mutating func beginObject(compact: Bool = false) {
         beginContainer(0x7B, compact: compact)  // {
     }
 
     /// Closes the innermost open object.
-    public mutating func endObject() {
+    mutating func endObject() {
         endContainer(0x7D)  // }
     }
 
     /// Opens an array. With `compact`, the array and everything in it go on one line.
-    public mutating func beginArray(compact: Bool = false) {
+    mutating func beginArray(compact: Bool = false) {
         beginContainer(0x5B, compact: compact)  // [
     }
 
     /// Closes the innermost open array.
-    public mutating func endArray() {
+    mutating func endArray() {
         endContainer(0x5D)  // ]
     }
 
@@ -122,7 +122,7 @@ public struct JSONWriter: Sendable {
     }
 
     /// Ends the document with a newline (files are easier to `cat` with one).
-    public mutating func finishLine() {
+    mutating func finishLine() {
         bytes.append(0x0A)
     }
 
@@ -197,7 +197,7 @@ public struct JSONWriter: Sendable {
     /// Writes `numerator / denominator` rounded half up to 6 decimal places, computed with integers
     /// so that the figure does not depend on floating-point rounding (`success_rate`). Writes
     /// `null` when the denominator is 0.
-    public mutating func ratio(_ numerator: UInt64, _ denominator: UInt64) {
+    mutating func ratio(_ numerator: UInt64, _ denominator: UInt64) {
         guard denominator > 0 else {
             null()
             return
@@ -219,7 +219,7 @@ public struct JSONWriter: Sendable {
     /// Writes an amount held as integer nano-units (nano-dollars for `cost_usd`) as a JSON number
     /// with exactly its decimal value, built from the integer: 51006000 is `0.051006`,
     /// 12345678901 is `12.345678901`, -5 is `-0.000000005`, 0 is `0`.
-    public mutating func nanoDecimal(_ nanos: Int64) {
+    mutating func nanoDecimal(_ nanos: Int64) {
         beginValue()
         writeScaledDecimal(nanos.magnitude, negative: nanos < 0, fractionDigits: 9)
     }

@@ -13,9 +13,9 @@ import TokentallyCounting
 /// neither sorts nor removes duplicates, except `rejected` in index.json, whose keys it sorts.
 public enum SnapshotEncoder {
     /// The `schema` value of bucket files.
-    public static let bucketSchema = "tokentally.bucket/v1"
+    static let bucketSchema = "tokentally.bucket/v1"
     /// The `schema` value of index.json.
-    public static let indexSchema = "tokentally.index/v1"
+    static let indexSchema = "tokentally.index/v1"
 
     /// The bytes of one bucket file (`day/2026-11-28.json`, ...).
     public static func encode(_ report: BucketReport) -> [UInt8] {

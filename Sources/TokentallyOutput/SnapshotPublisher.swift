@@ -34,7 +34,7 @@ public struct SnapshotPublisher: Sendable {
         /// The newest day's report, when it changed (for the journal).
         public var newestDay: BucketReport?
         /// Whether every changed bucket is in this batch; if not, the rest wait for the next.
-        public var isComplete: Bool
+        var isComplete: Bool
     }
 
     /// Builds the reports of the buckets in `pending`, in order, and takes them out of it: all of
@@ -326,7 +326,7 @@ public struct ChangeTracker: Sendable {
     }
 
     /// The report of `key` was built when the counters were at `sequence`.
-    public mutating func noteWritten(_ key: BucketKey, at sequence: UInt64) {
+    mutating func noteWritten(_ key: BucketKey, at sequence: UInt64) {
         writes &+= 1
         written[key] = Written(sequence: sequence, order: writes)
     }

@@ -45,7 +45,7 @@ public struct SnapshotError: Error, CustomStringConvertible, Sendable, Hashable 
     /// What was being done, for a person (`could not write ...`), without the system's reason.
     public var message: String
     /// The `errno` value that the system call set, if one failed.
-    public var errnoCode: Int32?
+    var errnoCode: Int32?
 
     /// Makes an error; ``description`` composes the one line from these parts.
     public init(code: Code, path: String, message: String, errnoCode: Int32? = nil) {
@@ -116,12 +116,12 @@ public struct SnapshotWriter: Sendable {
     public static let lockFileName = ".lock"
 
     /// Whether the bucket file of `label` exists now.
-    public func bucketExists(period: Period, label: String) -> Bool {
+    func bucketExists(period: Period, label: String) -> Bool {
         isRegularFile(join(Self.relativePath(period: period, label: label)))
     }
 
     /// The file a bucket is written to, relative to ``directory``: `day/2026-11-28.json`.
-    public static func relativePath(period: Period, label: String) -> String {
+    static func relativePath(period: Period, label: String) -> String {
         "\(period.rawValue)/\(label).json"
     }
 
@@ -167,7 +167,7 @@ public struct SnapshotWriter: Sendable {
     ///
     /// - Throws: ``SnapshotError`` when a folder cannot be listed or a file cannot be deleted; files
     ///   deleted before that stay deleted.
-    public func removeBuckets(except retained: [Period: Set<String>]) throws -> [String] {
+    func removeBuckets(except retained: [Period: Set<String>]) throws -> [String] {
         var removed: [String] = []
         for period in Period.allCases {
             let folder = join(period.rawValue)
@@ -233,7 +233,7 @@ public struct SnapshotWriter: Sendable {
 
     /// Whether `label` is a bucket label of `period`: `2026-11-28`, `2026-W48` or `2026-11`.
     /// Checks the shape and ranges (month 01–12, day 01–31, week 01–53), not the calendar.
-    public static func isBucketLabel(_ label: String, of period: Period) -> Bool {
+    static func isBucketLabel(_ label: String, of period: Period) -> Bool {
         let bytes = Array(label.utf8)
         func number(_ range: Range<Int>) -> Int? {
             var value = 0

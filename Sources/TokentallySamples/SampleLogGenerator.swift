@@ -38,7 +38,7 @@ public struct SampleLogGenerator: Sendable {
     }
 
     /// The file names of the rotated set, oldest first, for `files` files named after `baseName`.
-    public static func fileNames(baseName: String, files: Int) -> [String] {
+    static func fileNames(baseName: String, files: Int) -> [String] {
         guard files > 0 else { return [] }
         return (0..<files).map { position in
             let number = files - 1 - position

@@ -30,7 +30,7 @@ public struct SampleLogOptions: Sendable, Hashable {
     /// The exclusive end of the time range, in epoch seconds; every timestamp is earlier.
     public var end: Int64
     /// The live file's name; rotated files add `.1`, `.2.gz` and so on.
-    public var baseName: String
+    var baseName: String
 
     /// 2026-11-28T00:00:00Z, the default end of the time range.
     public static let defaultEnd: Int64 = 1_795_824_000
@@ -68,7 +68,7 @@ public struct SampleLogSummary: Sendable, Hashable {
         /// Whether the file was opened as a gzip sink.
         public var isGzip: Bool
         /// Gzip members in the file: 1 or 2 for gzip files, 0 for plain files.
-        public var gzipMembers: Int
+        var gzipMembers: Int
         /// Uncompressed bytes written, line ends included.
         public var bytes: Int
 
@@ -88,7 +88,7 @@ public struct SampleLogSummary: Sendable, Hashable {
     /// Lines over all files.
     public var totalLines: Int { files.reduce(0) { $0 + $1.lines } }
     /// Uncompressed bytes over all files.
-    public var totalBytes: Int { files.reduce(0) { $0 + $1.bytes } }
+    var totalBytes: Int { files.reduce(0) { $0 + $1.bytes } }
 
     /// Makes a summary of these files, oldest first.
     public init(files: [File]) {

@@ -8,7 +8,7 @@
 /// Its value is its whole state, so a CRC can be continued with more bytes: `update(crc, b)`
 /// after `update(0, a)` equals `update(0, a + b)`.
 public enum CRC64 {
-    public static let polynomial: UInt64 = 0x42F0_E1EB_A9EA_3693
+    static let polynomial: UInt64 = 0x42F0_E1EB_A9EA_3693
 
     /// Eight tables for slicing-by-8: `tables[k][b]` is the CRC of byte `b` followed by `k` zero
     /// bytes.

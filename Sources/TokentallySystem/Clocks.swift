@@ -27,7 +27,7 @@ public struct RateLimiter: Sendable {
     public let interval: Double
     private var lastAllowed: Double? = nil
     /// Messages held back since the last one let through.
-    public private(set) var suppressed: UInt64 = 0
+    private(set) var suppressed: UInt64 = 0
 
     public init(interval: Double) {
         self.interval = interval

@@ -35,7 +35,7 @@ extension String {
     }
 
     /// The string without leading and trailing whitespace.
-    public var trimmingWhitespace: String {
+    var trimmingWhitespace: String {
         var scalars = Substring(self)
         while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
         while let last = scalars.last, last.isWhitespace { scalars.removeLast() }

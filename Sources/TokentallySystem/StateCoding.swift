@@ -115,7 +115,7 @@ public struct StateReader {
     /// Payload bytes read so far.
     public var position: Int { consumed + start }
 
-    public var isAtEnd: Bool { position == total }
+    var isAtEnd: Bool { position == total }
 
     private var remaining: Int { total - position }
 

@@ -125,7 +125,7 @@ public enum AtomicFile {
     }
 
     /// The temporary name of `name` written by this process.
-    public static func temporaryName(for name: String) -> String { "." + name + ".tmp-\(getpid())" }
+    static func temporaryName(for name: String) -> String { "." + name + ".tmp-\(getpid())" }
 
     /// Writes `directory/name`. `content` writes the bytes to the temporary file's descriptor
     /// (with `Syscall.writeAll` or `pwriteAll`); an error it throws aborts the write. When the

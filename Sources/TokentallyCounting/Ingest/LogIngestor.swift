@@ -27,7 +27,7 @@ public final class LogIngestor {
     @exclusivity(unchecked) public private(set) var rejected = [UInt64](
         repeating: 0, count: RejectReason.allCases.count)
     /// Rejected lines logged per file before the rest are only counted.
-    @exclusivity(unchecked) public var rejectLogLimit = 5
+    @exclusivity(unchecked) var rejectLogLimit = 5
 
     /// Records dated after this are rejected as `future_timestamp` (`RecordParser`); the
     /// daemon moves it with its clock. Infinity checks nothing.
@@ -74,12 +74,12 @@ public final class LogIngestor {
         public var naiveTimezone: String?
         /// Rejected lines of this file so far, and how many of them were logged one by one.
         public var rejected: UInt64 = 0
-        public var rejectsLogged = 0
+        var rejectsLogged = 0
         /// Rejected lines since the last line that logged them (one by one or summed), and when
         /// that was (monotonic seconds): a followed file is never finished, so its rejects past
         /// the first few are summed at most once per `rejectSummarySeconds`.
-        public var rejectsNotLogged: UInt64 = 0
-        public var lastRejectLog: Double = 0
+        var rejectsNotLogged: UInt64 = 0
+        var lastRejectLog: Double = 0
 
         public init(displayPath: String, format: String, redaction: KeyRedaction, naiveTimezone: String? = nil) {
             self.displayPath = displayPath

@@ -29,7 +29,7 @@ public struct KeyRedactor: Sendable {
     }
 
     /// Whether `raw` matches the secret pattern anywhere.
-    public func looksSecret(_ raw: String) -> Bool {
+    func looksSecret(_ raw: String) -> Bool {
         raw.contains(secretRegex)
     }
 
@@ -38,7 +38,7 @@ public struct KeyRedactor: Sendable {
     /// - `auto`: hashed when the value matches the secret pattern, else kept.
     /// - `hash`: always hashed.
     /// - `none`: kept, unless it matches the secret pattern: a raw secret is hashed anyway.
-    public func displayName(forRawKey raw: String, mode: KeyRedaction) -> String {
+    func displayName(forRawKey raw: String, mode: KeyRedaction) -> String {
         // The placeholder of records that name no key is no one's secret: it stays readable.
         if raw == CanonicalField.noKeyPlaceholder { return raw }
         switch mode {
@@ -50,7 +50,7 @@ public struct KeyRedactor: Sendable {
     }
 
     /// `key_` + the first 16 lowercase hex digits of SHA-256 of `raw`'s UTF-8 bytes.
-    public static func hashedName(forRawKey raw: String) -> String {
+    static func hashedName(forRawKey raw: String) -> String {
         var utf8 = raw
         let digest = utf8.withUTF8 { SHA256.hash(UnsafeRawBufferPointer($0)) }
         return "key_" + SHA256.hex(digest.prefix(8))

@@ -5,7 +5,7 @@ import TokentallyReading
 /// same name on every host, so snapshots from several hosts merge.
 ///
 /// It runs once per distinct key, not per line, so clarity wins over speed here.
-public enum SHA256 {
+enum SHA256 {
     /// The SHA-256 digest of `bytes`.
     ///
     /// - Returns: the 32-byte digest, most significant byte of the first word first.

@@ -187,21 +187,21 @@ public final class FollowLoop: @unchecked Sendable {
 
     /// Asks `run` to stop: it stops reading, commits, writes a final snapshot and returns.
     /// Safe from any thread.
-    public func requestStop() {
+    func requestStop() {
         inbox.withLock { $0.stop = true }
         watcher.wake()
     }
 
     /// Hands a new, already validated configuration to the loop, which applies it at its next
     /// turn, between lines, after a commit. Safe from any thread.
-    public func requestReload(_ configuration: Configuration) {
+    func requestReload(_ configuration: Configuration) {
         inbox.withLock { $0.reload = configuration }
         watcher.wake()
     }
 
     /// Shows a refused reload in `STATUS=` (the old configuration keeps running). Safe from
     /// any thread.
-    public func reportRefusedReload(_ reason: String) {
+    func reportRefusedReload(_ reason: String) {
         inbox.withLock { $0.refusal = reason }
         watcher.wake()
     }

@@ -15,15 +15,15 @@ import TokentallyConfiguration
 ///
 /// `@unchecked Sendable`: `watch` and `wait` (the watches and the event buffer) belong to the
 /// follow loop's thread; other threads only call `wake`, which writes a byte to a pipe.
-public final class DirectoryWatcher: @unchecked Sendable {
+final class DirectoryWatcher: @unchecked Sendable {
     /// Why `wait` returned.
-    public struct Wake: Sendable {
+    struct Wake: Sendable {
         /// Files were created, deleted or renamed (or the queue overflowed): rescan.
-        public var namesChanged = false
+        var namesChanged = false
         /// Files were written to.
-        public var contentChanged = false
+        var contentChanged = false
         /// `wake()` was called (shutdown or reload).
-        public var requested = false
+        var requested = false
     }
 
     private let inotify: Int32
@@ -56,7 +56,7 @@ public final class DirectoryWatcher: @unchecked Sendable {
     }
 
     /// Watches a directory for creates, deletes, renames and writes of the files in it.
-    public func watch(directory: String) throws(FileReadError) {
+    func watch(directory: String) throws(FileReadError) {
         guard !watches.values.contains(directory) else { return }
         let mask =
             UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB)
@@ -67,7 +67,7 @@ public final class DirectoryWatcher: @unchecked Sendable {
     }
 
     /// Makes a `wait` in progress (or the next one) return at once. Safe from any thread.
-    public func wake() {
+    func wake() {
         var one: UInt8 = 1
         _ = write(wakeWriter, &one, 1)
     }

@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// The follow loop as a `Service`: it runs on a thread of its own (it sleeps in `poll(2)`,
 /// which must not block the concurrency pool) and stops on graceful shutdown or cancellation,
 /// after committing and writing a final snapshot.
-public struct IngestService: Service {
+struct IngestService: Service {
     public let loop: FollowLoop
 
     public init(loop: FollowLoop) {

@@ -11,7 +11,7 @@ import UnixSignals
 /// validated here, off the ingest thread; a valid one is handed to the follow loop, which
 /// applies it between lines. An invalid one, or a change that cannot be applied live, keeps
 /// the old configuration running, logs one line and shows the reason in `STATUS=`.
-public struct ReloadService: Service {
+struct ReloadService: Service {
     public let loop: FollowLoop
     /// Reads and validates the configuration file again (the same way as at start-up).
     public let load: @Sendable () throws -> Configuration

@@ -5,7 +5,7 @@ import TokentallyOutput
 import TokentallyConfiguration
 /// What the daemon remembers of one log file between commits: which file (by content, not by
 /// path or inode), how far its lines have been counted, and whether it is done.
-public struct FileRecord: Sendable, Equatable {
+struct FileRecord: Sendable, Equatable {
     /// The file's head fingerprint: a hash of its first decompressed KiB.
     public var fingerprint: ContentFingerprint
     /// The longer identity (CRC-64 of up to 64 KiB) that tells apart files whose first KiB is
@@ -25,7 +25,7 @@ public struct FileRecord: Sendable, Equatable {
     public var device: UInt64
     public var inode: UInt64
     /// When a scan last found it (Unix seconds); old tombstones are forgotten.
-    public var lastSeen: Int64
+    var lastSeen: Int64
     /// Damage found in it (a cut-short gzip), if any.
     public var damage: String?
 

@@ -8,7 +8,7 @@ import TokentallyOutput
 import TokentallyConfiguration
 
 /// Why the daemon's state could not be loaded or committed.
-public struct StateError: Error, CustomStringConvertible, Sendable {
+struct StateError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
         case corrupt, unknownVersion, incompatible, ioFailed
     }
@@ -41,7 +41,7 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
 /// (`StateChecksum.Running`), so a commit never holds the whole payload in memory: the length
 /// and checksum are filled into the header at the end. Format 1 files, whose checksum needs the
 /// length first, are still read.
-public struct StateStore: Sendable {
+struct StateStore: Sendable {
     public static let magic: [UInt8] = Array("TTSTATE\0".utf8)
     /// Bumped whenever the payload layout or the checksum changes; other versions are refused,
     /// not guessed at. Format 3 added the inputs the state belongs to, the retention anchors,

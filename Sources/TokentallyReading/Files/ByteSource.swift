@@ -156,7 +156,7 @@ public final class FileByteSource: ByteSource {
     }
 
     /// Reads up to `count` bytes without consuming them: they are returned again by `read`.
-    public func peek(_ count: Int) throws(FileReadError) -> [UInt8] {
+    func peek(_ count: Int) throws(FileReadError) -> [UInt8] {
         let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 1)
         defer { raw.deallocate() }
         var filled = 0

@@ -57,7 +57,7 @@ public struct RotatedFileName: Hashable, Sendable {
 
     /// Oldest-first order within one set: dated files by date, then numbered files from the
     /// highest number down, then the live file.
-    public static func olderFirst(_ a: RotatedFileName, _ b: RotatedFileName) -> Bool {
+    static func olderFirst(_ a: RotatedFileName, _ b: RotatedFileName) -> Bool {
         func rank(_ g: Generation) -> (Int, Int, String) {
             switch g {
             case .dated(let date): (0, 0, date)

@@ -15,7 +15,7 @@ public final class LineBatch {
         /// The line's 1-based number in its file, as the line reader counted it.
         public var lineNumber: UInt64
         /// The over-long line's size; nil for a line that was kept.
-        public var tooLongByteCount: Int?
+        var tooLongByteCount: Int?
     }
 
     @exclusivity(unchecked) private var storage: UnsafeMutableRawBufferPointer

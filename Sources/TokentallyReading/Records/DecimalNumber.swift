@@ -17,14 +17,14 @@ import TokentallySystem
 /// the results of the conversions to compare values.
 public struct DecimalNumber: Hashable, Sendable {
     /// True for a number below zero, and also for `-0`, which every conversion treats as 0.
-    public let isNegative: Bool
+    let isNegative: Bool
     /// The first (at most 19) significant digits as an integer; 0 exactly when the value is 0.
-    public let significand: UInt64
+    let significand: UInt64
     /// The power of ten that scales ``significand``.
     public let exponent: Int
     /// True when the text followed strict JSON number grammar; false when ``parse(_:lenient:)``
     /// accepted it only in lenient mode (a leading `+` or leading zeros).
-    public let isStrictJSON: Bool
+    let isStrictJSON: Bool
     /// The 20th significant digit, or 0 when there is none.
     let tailDigit: UInt8
     /// Whether any significant digit after the 20th is nonzero.
@@ -32,7 +32,7 @@ public struct DecimalNumber: Hashable, Sendable {
 
     /// True when ``significand`` × 10^``exponent`` is the value exactly: the text had at most 19
     /// significant digits, or only zeros after them.
-    public var isExact: Bool { tailDigit == 0 && !tailSticky }
+    var isExact: Bool { tailDigit == 0 && !tailSticky }
 
     /// Parses the bytes of one JSON number token, or the contents (without quotes) of a numeric
     /// JSON string.
@@ -214,7 +214,7 @@ public struct DecimalNumber: Hashable, Sendable {
     /// binary floating-point value, so `"0.051006"` is exactly 51_006_000.
     ///
     /// - Returns: the scaled value, or nil when it lies outside `Int64`'s range.
-    public func nanoUnits() -> Int64? {
+    func nanoUnits() -> Int64? {
         if significand == 0 { return 0 }
         let scale = exponent + 9
         var magnitude: UInt64

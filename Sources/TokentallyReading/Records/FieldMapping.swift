@@ -70,7 +70,7 @@ public enum CostUnit: String, Sendable, Hashable, CaseIterable {
     case nanoUSD = "nano_usd"
 
     /// The power of ten that turns one of this unit into dollars.
-    public var powerOfTen: Int {
+    var powerOfTen: Int {
         switch self {
         case .usd: 0
         case .cents: -2
@@ -119,7 +119,7 @@ public enum FieldSource: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether a numeric field is needed for it (a sum or a difference, in any alternative).
-    public var isNumericOnly: Bool {
+    var isNumericOnly: Bool {
         switch self {
         case .path: false
         case .sum, .difference: true

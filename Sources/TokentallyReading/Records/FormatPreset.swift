@@ -32,7 +32,7 @@ public enum FormatPreset: String, CaseIterable, Sendable {
     }
 
     /// The placeholder provider of records whose source never names one.
-    public static let unknownProvider = "__unknown__"
+    static let unknownProvider = "__unknown__"
 
     private static func path(_ dotted: String) -> FieldPath { FieldPath(dotted: dotted)! }
     private static func first(_ dotted: String...) -> FieldSource { .firstOf(dotted.map { .path(path($0)) }) }

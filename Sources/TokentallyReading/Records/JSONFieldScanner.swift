@@ -12,7 +12,7 @@ public struct ScannedValue {
     public var start: Int = 0
     public var end: Int = 0
     /// A string that holds backslash escapes (its bytes must be decoded before use).
-    public var hasEscapes = false
+    var hasEscapes = false
 }
 
 /// What one scan of a line found.
@@ -31,7 +31,7 @@ public enum ScanOutcome: Equatable {
 /// call stack, and it allocates nothing per line: all of its memory is allocated in `init`.
 public final class JSONFieldScanner {
     /// The deepest nesting accepted; deeper lines are rejected as `nesting_too_deep`.
-    public let maxDepth: Int
+    let maxDepth: Int
 
     // The path trie. Node 0 is the root object. A key is looked up among its parent's children
     // in `keyTable`, open addressing on (parent, length, first eight bytes as one word): one
@@ -57,7 +57,7 @@ public final class JSONFieldScanner {
 
     /// The values found by the last scan, one per watched path, in the order given to `init`.
     public let values: UnsafeMutableBufferPointer<ScannedValue>
-    public var slotCount: Int { values.count }
+    var slotCount: Int { values.count }
 
     private let containerIsObject: UnsafeMutableBufferPointer<Bool>
     private let containerNode: UnsafeMutableBufferPointer<Int32>

@@ -1,10 +1,10 @@
 import TokentallySystem
 
 /// Byte-level helpers for JSON text.
-public enum JSONText {
+enum JSONText {
     /// The value of a hex digit, or -1.
     @inline(__always)
-    public static func hexValue(_ c: UInt8) -> Int {
+    static func hexValue(_ c: UInt8) -> Int {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(c &- UInt8(ascii: "0"))
         case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(c &- UInt8(ascii: "a")) + 10
@@ -32,7 +32,7 @@ public enum JSONText {
     /// Decodes a JSON string's contents (already validated by the scanner) into UTF-8 bytes,
     /// reusing `output`'s storage. Returns false for a lone UTF-16 surrogate, which has no UTF-8
     /// form.
-    public static func unescape(_ text: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Bool {
+    static func unescape(_ text: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Bool {
         output.removeAll(keepingCapacity: true)
         var p = 0
         let count = text.count
@@ -99,7 +99,7 @@ public enum JSONText {
 
     /// Whether `bytes` are well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF).
     @inline(__always)
-    public static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var p = 0
         let count = bytes.count
         // Fast path: ASCII, eight bytes at a time.

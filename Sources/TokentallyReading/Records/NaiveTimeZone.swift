@@ -11,7 +11,7 @@ import Foundation
 /// repeated readings).
 public final class NaiveTimeZone {
     /// `local` names this host's zone (`/etc/localtime`, or `TZ`).
-    public static let localName = "local"
+    static let localName = "local"
 
     public let identifier: String
     private let zone: TimeZone
@@ -31,11 +31,11 @@ public final class NaiveTimeZone {
     }
 
     /// Whether this is UTC, where nothing needs converting.
-    public var isUTC: Bool { zone.secondsFromGMT() == 0 && zone.nextDaylightSavingTimeTransition == nil }
+    var isUTC: Bool { zone.secondsFromGMT() == 0 && zone.nextDaylightSavingTimeTransition == nil }
 
     /// UTC seconds of a wall-clock reading in this zone, given as seconds since 1970-01-01T00:00
     /// *local*.
-    public func utc(fromLocal local: Double) -> Double {
+    func utc(fromLocal local: Double) -> Double {
         let whole = Int64(local.rounded(.down))
         let hour = whole - ((whole % 3600) + 3600) % 3600
         if hour != cachedHourStart {

@@ -44,7 +44,7 @@ public enum Timestamp {
 
     /// An epoch number in a given unit (`ts: {path: started_at, unit: ms}`), in seconds, when it
     /// names a time of years 1970 to 9999.
-    public static func fromEpochNumber(_ value: Double, unit: TimeUnit) -> Double? {
+    static func fromEpochNumber(_ value: Double, unit: TimeUnit) -> Double? {
         guard value.isFinite, value >= 0 else { return nil }
         let seconds = value * unit.seconds
         return seconds < 253_402_300_800 ? seconds : nil
@@ -57,7 +57,7 @@ public enum Timestamp {
     /// years ahead, so it is refused rather than guessed at.
     ///
     /// - Returns: epoch seconds, or nil when `value` is negative, NaN, infinite or 1e14 or more.
-    public static func fromEpochNumber(_ value: Double) -> Double? {
+    static func fromEpochNumber(_ value: Double) -> Double? {
         guard value.isFinite, value >= 0 else { return nil }
         if value < 1e11 { return value }
         return value < 1e14 ? value / 1000 : nil
