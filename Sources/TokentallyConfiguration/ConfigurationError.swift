@@ -67,7 +67,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     /// file.
     var keyPath: String?
     /// The 1-based line in the config file where the bad value is, when known.
-    public var line: Int?
+    var line: Int?
     /// What is wrong and what to do, without the origin and key path.
     public var message: String
     /// The underlying error (a YAML parser error, a file system error, a regex error), if any.

@@ -8,12 +8,12 @@ import Foundation
 /// turns them into labels and UTC intervals.
 struct BucketOrdinals: Hashable, Sendable {
     /// Days since 1970-01-01 of the local civil date (1970-01-01 is 0, 1969-12-31 is −1).
-    public var day: Int32
+    var day: Int32
     /// ISO week ordinal, `floor((day + 3) / 7)`: weeks start on Monday, and week 0 is the one
     /// from Monday 1969-12-29 to Sunday 1970-01-04.
-    public var week: Int32
+    var week: Int32
     /// `year × 12 + (month − 1)` of the local civil date (2026-11 is 24322).
-    public var month: Int32
+    var month: Int32
 
     /// Creates ordinals from their three parts; they are not checked against each other.
     public init(day: Int32, week: Int32, month: Int32) {
@@ -37,7 +37,7 @@ struct BucketOrdinals: Hashable, Sendable {
 /// meant to be owned by the single task that counts records; the other methods are pure.
 public struct BucketCalendar: Sendable {
     /// The IANA identifier this calendar was created with, such as `America/New_York`.
-    public let timeZoneIdentifier: String
+    let timeZoneIdentifier: String
     private let timeZone: TimeZone
 
     private struct CachedDay: Sendable {

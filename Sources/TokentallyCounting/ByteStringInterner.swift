@@ -5,7 +5,7 @@ import TokentallyReading
 /// Looking up a string that is already known hashes its bytes and compares them with one stored
 /// copy: no allocation, so the per-line path can turn `model`, `provider` and `api_key` bytes
 /// into small integers cheaply. Only a new string is copied in.
-public struct ByteStringInterner: Sendable {
+struct ByteStringInterner: Sendable {
     private var bytes: [UInt8] = []
     private var starts: [Int] = [0]
     private var hashes: [UInt64] = []
@@ -19,7 +19,7 @@ public struct ByteStringInterner: Sendable {
 
     /// The id of `key`, or nil when it has not been seen.
     @inline(__always)
-    public func id(of key: UnsafeRawBufferPointer) -> Int32? {
+    func id(of key: UnsafeRawBufferPointer) -> Int32? {
         let hash = Self.hash(key)
         let mask = table.count - 1
         var slot = Int(truncatingIfNeeded: hash) & mask
@@ -50,7 +50,7 @@ public struct ByteStringInterner: Sendable {
     }
 
     /// The bytes of string `id`, as a String (UTF-8; callers intern only valid UTF-8).
-    public func string(_ id: Int32) -> String {
+    func string(_ id: Int32) -> String {
         let range = starts[Int(id)]..<starts[Int(id) + 1]
         return String(decoding: bytes[range], as: UTF8.self)
     }

@@ -74,7 +74,7 @@ public struct DistributionSummary: Hashable, Sendable {
         self.p99 = p99
     }
 
-    public static let empty = DistributionSummary(count: 0, mean: 0, min: 0, max: 0, p50: 0, p90: 0, p99: 0)
+    static let empty = DistributionSummary(count: 0, mean: 0, min: 0, max: 0, p50: 0, p90: 0, p99: 0)
 }
 
 /// docs/snapshot-format.md's PERFORMANCE block; `success_rate` is derived from the counters beside it.

@@ -4,9 +4,9 @@ import TokentallyReading
 /// in one bucket: latency, time to first token and throughput sketches, and the sums behind
 /// the aggregate throughput.
 public struct PerformanceAccumulator: Sendable {
-    public var latency = QuantileSketch()
+    var latency = QuantileSketch()
     var ttft = QuantileSketch()
-    public var throughput = QuantileSketch()
+    var throughput = QuantileSketch()
     /// Σ output tokens and Σ generation seconds over requests that have a throughput.
     var throughputOutputTokens: UInt64 = 0
     var throughputGenerationSeconds: Double = 0

@@ -55,7 +55,7 @@ public struct QuantileSketch: Sendable {
     /// Number of values added (zeros included).
     public private(set) var count: UInt64 = 0
     /// Sum of the values added, in insertion order (merging adds the other sketch's sum).
-    public private(set) var sum: Double = 0
+    private(set) var sum: Double = 0
     /// Smallest value added; 0 for an empty sketch.
     public private(set) var min: Double = 0
     /// Largest value added; 0 for an empty sketch.
@@ -127,7 +127,7 @@ public struct QuantileSketch: Sendable {
     /// Adds every value of `other` into this sketch. Afterwards every quantile, `count`, `min`
     /// and `max` are exactly what one sketch fed with both inputs reports; `sum` (and so `mean`)
     /// equals it up to the order of floating-point additions.
-    public mutating func merge(_ other: QuantileSketch) {
+    mutating func merge(_ other: QuantileSketch) {
         guard other.count > 0 else { return }
         guard count > 0 else {
             self = other
@@ -151,7 +151,7 @@ public struct QuantileSketch: Sendable {
     }
 
     /// Empties the sketch but keeps its bucket array, so that refilling it allocates nothing.
-    public mutating func removeAll() {
+    mutating func removeAll() {
         count = 0
         sum = 0
         min = 0
@@ -164,7 +164,7 @@ public struct QuantileSketch: Sendable {
     /// ascending order, within 1% relative error for values in `accurateRange`, and clamped into
     /// `[min, max]`. Ranks 1 and `count` are exact: `quantile(0) == min`, `quantile(1) == max`.
     /// `q` is clamped into `[0, 1]`, NaN counts as 0. Returns 0 for an empty sketch.
-    public func quantile(_ q: Double) -> Double {
+    func quantile(_ q: Double) -> Double {
         guard count > 0 else { return 0 }
         let q = q.isNaN ? 0 : Swift.min(Swift.max(q, 0), 1)
         let rank = Swift.max(1, UInt64((q * Double(count)).rounded(.up)))

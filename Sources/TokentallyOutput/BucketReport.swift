@@ -5,7 +5,7 @@ import TokentallyCounting
 /// A rollup row: counters plus performance, for totals, one model, one provider or one pair.
 public struct RollupReport: Hashable, Sendable {
     public var counters: CounterValues
-    public var performance: PerformanceSummary
+    var performance: PerformanceSummary
     public init(counters: CounterValues, performance: PerformanceSummary) {
         self.counters = counters
         self.performance = performance
@@ -75,7 +75,7 @@ public struct SeriesReport: Hashable, Sendable {
 /// Everything one bucket file holds, in the order it is written. Rows are already sorted:
 /// objects by name, arrays by requests (most first), then by names.
 public struct BucketReport: Hashable, Sendable {
-    public var period: Period
+    var period: Period
     /// `2026-11-28`, `2026-W48` or `2026-11`.
     public var label: String
     /// Bucket bounds as Unix seconds (UTC); `end` is exclusive.
@@ -85,8 +85,8 @@ public struct BucketReport: Hashable, Sendable {
     public var host: String
     var generatedAtEpochSeconds: Int64
     public var totals: RollupReport
-    public var byModel: [(name: String, rollup: RollupReport)]
-    public var byProvider: [(name: String, rollup: RollupReport)]
+    var byModel: [(name: String, rollup: RollupReport)]
+    var byProvider: [(name: String, rollup: RollupReport)]
     var byModelProvider: [(model: String, provider: String, rollup: RollupReport)]
     var byKey: [(name: String, counters: CounterValues)]
     public var series: [SeriesReport]
@@ -128,12 +128,12 @@ public struct BucketReport: Hashable, Sendable {
 public struct FileStatus: Hashable, Sendable {
     public var path: String
     /// `dev:inode` while known, plus a fingerprint of the first decompressed bytes.
-    public var device: UInt64?
-    public var inode: UInt64?
-    public var fingerprint: String?
-    public var compressed: Bool
+    var device: UInt64?
+    var inode: UInt64?
+    var fingerprint: String?
+    var compressed: Bool
     /// Committed offset in decompressed bytes.
-    public var offset: UInt64
+    var offset: UInt64
     /// Bytes not yet read (for a gzip file, compressed bytes left), 0 when finished.
     public var lagBytes: UInt64
     public var finished: Bool
@@ -214,7 +214,7 @@ public struct IndexReport: Hashable, Sendable {
     public var host: String
     public var timezone: String
     /// Retained bucket labels per period, oldest first.
-    public var buckets: [Period: [String]]
+    var buckets: [Period: [String]]
     public var status: IngestStatus
     public init(
         generatedAtEpochSeconds: Int64, host: String, timezone: String, buckets: [Period: [String]],

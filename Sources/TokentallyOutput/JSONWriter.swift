@@ -66,13 +66,13 @@ public struct JSONWriter: Sendable {
     /// Hands the bytes written so far to `body`, then empties the buffer (keeping its capacity)
     /// while keeping the writer's place in the document: the next bytes continue it. This lets a
     /// long document be written out piece by piece.
-    public mutating func drain(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+    mutating func drain(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         try bytes.withUnsafeBytes(body)
         bytes.removeAll(keepingCapacity: true)
     }
 
     /// Makes sure the buffer can hold `count` more bytes without growing again.
-    public mutating func reserve(additional count: Int) {
+    mutating func reserve(additional count: Int) {
         bytes.reserveCapacity(bytes.count + count)
     }
 
@@ -100,7 +100,7 @@ public struct JSONWriter: Sendable {
 
     /// Writes an object member's key that comes from data (a model name, a reason code), escaped;
     /// the next value written is that member's value.
-    public mutating func key(_ name: String) {
+    mutating func key(_ name: String) {
         separateMember()
         writeEscapedString(name)
         appendASCII(": ")
@@ -111,7 +111,7 @@ public struct JSONWriter: Sendable {
     /// value written is that member's value. The name must need no escaping (plain ASCII letters,
     /// digits and punctuation other than `"` and `\`): it is copied as is, which is what makes this
     /// faster than ``key(_:)``.
-    public mutating func field(_ name: StaticString) {
+    mutating func field(_ name: StaticString) {
         separateMember()
         bytes.append(0x22)
         appendASCII(name)
@@ -129,47 +129,47 @@ public struct JSONWriter: Sendable {
     // MARK: Values
 
     /// Writes a string value, escaped (see ``JSONWriter`` for the rules).
-    public mutating func string(_ value: String) {
+    mutating func string(_ value: String) {
         beginValue()
         writeEscapedString(value)
     }
 
     /// Writes a string value, or `null` when there is none.
-    public mutating func string(_ value: String?) {
+    mutating func string(_ value: String?) {
         if let value { string(value) } else { null() }
     }
 
     /// Writes an unsigned integer exactly.
-    public mutating func integer(_ value: UInt64) {
+    mutating func integer(_ value: UInt64) {
         beginValue()
         writeDigits(value)
     }
 
     /// Writes an unsigned integer exactly, or `null` when there is none.
-    public mutating func integer(_ value: UInt64?) {
+    mutating func integer(_ value: UInt64?) {
         if let value { integer(value) } else { null() }
     }
 
     /// Writes a signed integer exactly.
-    public mutating func integer(_ value: Int64) {
+    mutating func integer(_ value: Int64) {
         beginValue()
         if value < 0 { bytes.append(0x2D) }  // -
         writeDigits(value.magnitude)
     }
 
     /// Writes a signed integer exactly.
-    public mutating func integer(_ value: Int) {
+    mutating func integer(_ value: Int) {
         integer(Int64(value))
     }
 
     /// Writes `true` or `false`.
-    public mutating func bool(_ value: Bool) {
+    mutating func bool(_ value: Bool) {
         beginValue()
         appendASCII(value ? "true" : "false")
     }
 
     /// Writes `null`.
-    public mutating func null() {
+    mutating func null() {
         beginValue()
         appendASCII("null")
     }
@@ -179,7 +179,7 @@ public struct JSONWriter: Sendable {
     /// exponent. NaN and infinities, which JSON cannot hold, are written as `null`, and so is nil.
     ///
     /// Values of 10^12 or more (about 31 years in milliseconds) are written as whole numbers.
-    public mutating func number(_ value: Double?) {
+    mutating func number(_ value: Double?) {
         guard let value, value.isFinite else {
             null()
             return
@@ -226,7 +226,7 @@ public struct JSONWriter: Sendable {
 
     /// Writes a Unix time (whole seconds, UTC) as an RFC 3339 string, `2026-11-28T00:00:00Z`.
     /// Times before year 0 or after year 9999 are clamped to those years' ends.
-    public mutating func timestamp(epochSeconds: Int64) {
+    mutating func timestamp(epochSeconds: Int64) {
         beginValue()
         bytes.append(0x22)
         JSONWriter.appendRFC3339(epochSeconds: epochSeconds, to: &bytes)
@@ -234,7 +234,7 @@ public struct JSONWriter: Sendable {
     }
 
     /// Writes a Unix time as an RFC 3339 string, or `null` when there is none.
-    public mutating func timestamp(epochSeconds: Int64?) {
+    mutating func timestamp(epochSeconds: Int64?) {
         if let epochSeconds { timestamp(epochSeconds: epochSeconds) } else { null() }
     }
 

@@ -5,14 +5,14 @@ import Foundation
 
 /// Writes the counters' changed buckets and index.json, and deletes buckets out of retention.
 public struct SnapshotPublisher: Sendable {
-    public let writer: SnapshotWriter
+    let writer: SnapshotWriter
     public let host: String
     public let timezone: String
     public let minRequests: Int
     /// Whether bucket files the counters do not hold are deleted even inside the retention
     /// window: yes for `replay` (its output is exactly one pass), no for the daemon (after its
     /// state is rebuilt, older files it cannot recount are kept until they age out).
-    public let pruneUnknownBuckets: Bool
+    let pruneUnknownBuckets: Bool
 
     public init(
         writer: SnapshotWriter, host: String, timezone: String, minRequests: Int, pruneUnknownBuckets: Bool = true
@@ -27,10 +27,10 @@ public struct SnapshotPublisher: Sendable {
     /// The reports of one snapshot, taken from the counters at one moment: plain values that
     /// another thread may encode and write while counting goes on.
     public struct Batch: Sendable {
-        public var reports: [BucketReport]
-        public var index: IndexReport
+        var reports: [BucketReport]
+        var index: IndexReport
         /// Labels to keep per period; other bucket files are removed.
-        public var retained: [Period: Set<String>]
+        var retained: [Period: Set<String>]
         /// The newest day's report, when it changed (for the journal).
         public var newestDay: BucketReport?
         /// Whether every changed bucket is in this batch; if not, the rest wait for the next.
@@ -270,8 +270,8 @@ public struct SnapshotPublisher: Sendable {
 
 /// A bucket of a period.
 public struct BucketKey: Hashable, Sendable, CustomStringConvertible {
-    public var period: Period
-    public var ordinal: Int32
+    var period: Period
+    var ordinal: Int32
 
     public init(_ period: Period, _ ordinal: Int32) {
         self.period = period
@@ -318,7 +318,7 @@ public struct ChangeTracker: Sendable {
     }
 
     /// Whether any retained bucket changed since it was written.
-    public func hasChanges(in counters: UsageCounters) -> Bool {
+    func hasChanges(in counters: UsageCounters) -> Bool {
         counters.bucketChanges().contains { bucket in
             guard let mark = written[BucketKey(bucket.period, bucket.ordinal)] else { return true }
             return bucket.lastChange > mark.sequence

@@ -12,7 +12,7 @@ import TokentallyCounting
 /// Its ``description`` is one line for a person, saying what failed and what to do, e.g.
 /// `could not create snapshot directory /var/lib/tokentally/snapshots: Permission denied (errno 13);
 /// make it writable by the user tokentally runs as, or configure another snapshot.directory`.
-public struct SnapshotError: Error, CustomStringConvertible, Sendable, Hashable {
+struct SnapshotError: Error, CustomStringConvertible, Sendable, Hashable {
     /// Which step failed.
     public enum Code: String, Sendable, Hashable, CaseIterable {
         /// The snapshot directory or a period folder in it could not be made.

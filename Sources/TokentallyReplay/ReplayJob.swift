@@ -11,19 +11,19 @@ public struct ReplayJob {
     /// One file to read, with how to read it.
     public struct Source: Sendable {
         public var path: String
-        public var format: String
+        var format: String
         public var redaction: KeyRedaction
         /// The zone of timestamps without an offset (nil: the format's).
         public var naiveTimezone: String? = nil
     }
 
-    public let configuration: Configuration
+    let configuration: Configuration
     public let sources: [Source]
-    public let opener: LogFileOpener
-    public let logger: Logger
-    public let clock: @Sendable () -> Int64
+    let opener: LogFileOpener
+    let logger: Logger
+    let clock: @Sendable () -> Int64
     /// Where the newest day's entries go after the snapshots are written (nil: nowhere).
-    public let journal: JournalSink?
+    let journal: JournalSink?
     /// Threads that read and parse besides this one, which counts (and parses too whenever it
     /// would wait: `ParsingPipeline`); 0 reads, parses and counts on this thread alone.
     public let parserThreads: Int

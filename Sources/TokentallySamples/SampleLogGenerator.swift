@@ -28,7 +28,7 @@ import TokentallyReading
 /// Lines are built as bytes in a reused buffer, with no Foundation and no per-line `String`.
 public struct SampleLogGenerator: Sendable {
     /// The options this generator writes with.
-    public let options: SampleLogOptions
+    let options: SampleLogOptions
     private let catalog: Catalog
 
     /// Makes a generator for `options`; the key table and the string tables are built here.

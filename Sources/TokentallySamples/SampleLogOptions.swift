@@ -28,7 +28,7 @@ public struct SampleLogOptions: Sendable, Hashable {
     /// Which gateway's field names the lines use.
     public var format: FormatPreset
     /// The exclusive end of the time range, in epoch seconds; every timestamp is earlier.
-    public var end: Int64
+    var end: Int64
     /// The live file's name; rotated files add `.1`, `.2.gz` and so on.
     var baseName: String
 

@@ -27,7 +27,7 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
         case other
     }
 
-    public var kind: Kind
+    var kind: Kind
     public var code: Code
     public var message: String
     /// The failure underneath (a `FileReadError`, a `SnapshotError`, ...), for logs and tests.

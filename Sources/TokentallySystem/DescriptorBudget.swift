@@ -11,7 +11,7 @@
 /// (the unit sets `LimitNOFILE`), and keeps `reserve` descriptors out of following's reach.
 public enum DescriptorBudget {
     /// Descriptors never used for followed files.
-    public static let reserve = 64
+    static let reserve = 64
 
     /// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit then in force.
     @discardableResult

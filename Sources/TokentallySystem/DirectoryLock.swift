@@ -18,7 +18,7 @@ public final class DirectoryLock {
     /// Why a directory could not be locked.
     public struct Failure: Error, CustomStringConvertible, Sendable {
         /// The process holding it, when it could be read from the lock file.
-        public var holder: pid_t?
+        var holder: pid_t?
         public var description: String
     }
 

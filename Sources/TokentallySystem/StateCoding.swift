@@ -113,7 +113,7 @@ public struct StateReader {
     }
 
     /// Payload bytes read so far.
-    public var position: Int { consumed + start }
+    var position: Int { consumed + start }
 
     var isAtEnd: Bool { position == total }
 
@@ -211,13 +211,13 @@ public protocol StateSource: AnyObject {
 /// A fast 64-bit checksum of the state payload (corruption detection, not security).
 public enum StateChecksum {
     /// Format 1's checksum: the payload's length goes in first.
-    public static func of(_ bytes: [UInt8]) -> UInt64 {
+    static func of(_ bytes: [UInt8]) -> UInt64 {
         bytes.withUnsafeBytes { FrozenHash.legacy($0) }
     }
 
     /// The checksum of a whole payload in `formatVersion`'s way: the same as `Running` over it
     /// in any pieces.
-    public static func of(_ bytes: UnsafeRawBufferPointer, formatVersion: UInt32) -> UInt64 {
+    static func of(_ bytes: UnsafeRawBufferPointer, formatVersion: UInt32) -> UInt64 {
         var running = Running(formatVersion: formatVersion, length: UInt64(bytes.count))
         running.add(bytes)
         return running.value

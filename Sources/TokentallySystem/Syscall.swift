@@ -29,7 +29,7 @@ public enum Syscall {
     }
 
     /// `pread(2)` at `offset`: the bytes read, 0 at the end.
-    public static func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<
+    static func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<
         Int, Errno
     > {
         while true {
@@ -69,7 +69,7 @@ public enum Syscall {
     }
 
     /// `fsync(2)`; nil on success.
-    public static func fsync(_ fd: Int32) -> Errno? {
+    static func fsync(_ fd: Int32) -> Errno? {
         while Glibc.fsync(fd) != 0 {
             if errno != EINTR { return .current }
         }

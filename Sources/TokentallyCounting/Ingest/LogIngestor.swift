@@ -51,7 +51,7 @@ public final class LogIngestor {
     }
 
     /// Threads that read and parse besides the caller.
-    public var parserThreads: Int { pipeline.parserThreads }
+    var parserThreads: Int { pipeline.parserThreads }
 
     /// Lines rejected, in all.
     public var linesRejected: UInt64 { rejected.reduce(0, +) }

@@ -68,7 +68,7 @@ public struct SecretPatternError: Error, CustomStringConvertible {
     /// Always ``Code/invalidRegularExpression`` today.
     public let code: Code
     /// The pattern as configured.
-    public let pattern: String
+    let pattern: String
     /// The regular-expression compiler's error.
     public let cause: any Error
 

@@ -49,7 +49,7 @@ enum SHA256 {
     }
 
     /// Lowercase hexadecimal of `bytes`, two digits per byte, in order.
-    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var text = [UInt8]()
         text.reserveCapacity(bytes.underestimatedCount * 2)

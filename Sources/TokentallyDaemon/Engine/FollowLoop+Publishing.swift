@@ -61,7 +61,7 @@ extension FollowLoop {
     // MARK: - Snapshots
 
     /// The status section of index.json, as of now.
-    public func status() -> IngestStatus {
+    func status() -> IngestStatus {
         var status = IngestStatus()
         status.linesRead = ingestor.linesRead
         status.linesCounted = counters.recordsCounted

@@ -39,9 +39,9 @@ public final class FollowLoop: @unchecked Sendable {
     /// index.json is rewritten with the last.
     static let snapshotRowBudget = 100_000
 
-    public internal(set) var configuration: Configuration
-    public let counters: UsageCounters
-    public let ingestor: LogIngestor
+    var configuration: Configuration
+    let counters: UsageCounters
+    let ingestor: LogIngestor
     let follower: FileFollower
     let committer: StateCommitter
     /// Held for the daemon's life: one tokentally per snapshot directory (`DirectoryLock`).

@@ -73,7 +73,7 @@ final class DirectoryWatcher: @unchecked Sendable {
     }
 
     /// Sleeps up to `timeout` seconds (nil: no limit) for events; drains what arrived.
-    public func wait(timeout: Double?) -> Wake {
+    func wait(timeout: Double?) -> Wake {
         var descriptors = [
             pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
             pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),

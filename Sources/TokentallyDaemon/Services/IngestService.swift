@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// which must not block the concurrency pool) and stops on graceful shutdown or cancellation,
 /// after committing and writing a final snapshot.
 struct IngestService: Service {
-    public let loop: FollowLoop
+    let loop: FollowLoop
 
     public init(loop: FollowLoop) {
         self.loop = loop

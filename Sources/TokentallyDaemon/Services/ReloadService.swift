@@ -12,10 +12,10 @@ import UnixSignals
 /// applies it between lines. An invalid one, or a change that cannot be applied live, keeps
 /// the old configuration running, logs one line and shows the reason in `STATUS=`.
 struct ReloadService: Service {
-    public let loop: FollowLoop
+    let loop: FollowLoop
     /// Reads and validates the configuration file again (the same way as at start-up).
     public let load: @Sendable () throws -> Configuration
-    public let logger: Logger
+    let logger: Logger
 
     public init(loop: FollowLoop, logger: Logger, load: @escaping @Sendable () throws -> Configuration) {
         self.loop = loop

@@ -7,23 +7,23 @@ import TokentallyConfiguration
 /// path or inode), how far its lines have been counted, and whether it is done.
 struct FileRecord: Sendable, Equatable {
     /// The file's head fingerprint: a hash of its first decompressed KiB.
-    public var fingerprint: ContentFingerprint
+    var fingerprint: ContentFingerprint
     /// The longer identity (CRC-64 of up to 64 KiB) that tells apart files whose first KiB is
     /// the same (a banner); nil in records from states before format 3.
     public var identity: ContentFingerprint?
     /// Content bytes counted, always at a line boundary (decompressed bytes for gzip).
-    public var offset: UInt64
+    var offset: UInt64
     /// A hash of the bytes just before `offset`, checked when resuming: a file whose bytes
     /// there differ is another file, read from its start.
-    public var tail: ContentFingerprint?
+    var tail: ContentFingerprint?
     /// Read to its end and no longer written: a tombstone that keeps its other copies (the
     /// `.gz` made of it) from being read again.
-    public var finished: Bool
+    var finished: Bool
     /// Where it was last seen, for status and logs only.
     public var path: String
     public var isGzip: Bool
-    public var device: UInt64
-    public var inode: UInt64
+    var device: UInt64
+    var inode: UInt64
     /// When a scan last found it (Unix seconds); old tombstones are forgotten.
     var lastSeen: Int64
     /// Damage found in it (a cut-short gzip), if any.

@@ -42,11 +42,11 @@ struct StateError: Error, CustomStringConvertible, Sendable {
 /// and checksum are filled into the header at the end. Format 1 files, whose checksum needs the
 /// length first, are still read.
 struct StateStore: Sendable {
-    public static let magic: [UInt8] = Array("TTSTATE\0".utf8)
+    static let magic: [UInt8] = Array("TTSTATE\0".utf8)
     /// Bumped whenever the payload layout or the checksum changes; other versions are refused,
     /// not guessed at. Format 3 added the inputs the state belongs to, the retention anchors,
     /// and CRC-64 file fingerprints with a longer identity.
-    public static let version: UInt32 = 3
+    static let version: UInt32 = 3
     /// Versions `load` reads: 1 and 2 differ only in the checksum; 3 in the payload, which its
     /// decoders read by `StateReader.formatVersion`.
     static let readableVersions: ClosedRange<UInt32> = 1...3
@@ -176,7 +176,7 @@ struct StateStore: Sendable {
     /// Deletes temporary files that commits of earlier processes left behind (a crash or a full
     /// disk mid-commit); call it while holding the directory's lock. Returns their names.
     @discardableResult
-    public func removeStaleTemporaryFiles() -> [String] {
+    func removeStaleTemporaryFiles() -> [String] {
         guard let stream = opendir(directory) else { return [] }
         defer { closedir(stream) }
         var removed: [String] = []
@@ -196,7 +196,7 @@ struct StateStore: Sendable {
     /// failure the temporary file is removed (it would hold the free space of a full disk until
     /// the next try) and the old state stays as it was. A state directory removed while the
     /// daemon runs is made again.
-    public func commit(_ encode: (inout StateWriter) -> Void) throws(StateError) {
+    func commit(_ encode: (inout StateWriter) -> Void) throws(StateError) {
         do {
             try AtomicFile.write(
                 directory: directory, name: "state.bin", mode: 0o640,

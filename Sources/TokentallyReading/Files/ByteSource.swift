@@ -93,7 +93,7 @@ public struct FileReadError: Error, CustomStringConvertible, Sendable {
 public final class FileByteSource: ByteSource {
     /// The path as given (`-` for standard input).
     public let path: String
-    public let descriptor: Int32
+    let descriptor: Int32
     private let ownsDescriptor: Bool
     @exclusivity(unchecked) private var peeked: [UInt8] = []
     @exclusivity(unchecked) private var peekedOffset = 0

@@ -14,7 +14,7 @@ public struct RotatedFileName: Hashable, Sendable {
     }
 
     /// The live file's name, shared by the whole set (`access.log`).
-    public var base: String
+    var base: String
     public var generation: Generation
     /// The file name itself.
     public var name: String
@@ -74,7 +74,7 @@ public struct RotatedFileName: Hashable, Sendable {
 /// The rotated sets found in a directory, each oldest first.
 public struct RotatedFileSet: Sendable {
     /// The live file's name (`access.log`).
-    public var base: String
+    var base: String
     /// Full paths, oldest first; the live file (if present) last.
     public var paths: [String]
 

@@ -10,7 +10,7 @@ public final class LineBatch {
     /// One line of the batch: where its bytes are, or that it was over the limit.
     public struct Line {
         /// Offset and length of the line's bytes in the batch (zero for an over-long line).
-        public var offset: Int
+        var offset: Int
         public var length: Int
         /// The line's 1-based number in its file, as the line reader counted it.
         public var lineNumber: UInt64
@@ -31,15 +31,15 @@ public final class LineBatch {
     deinit { storage.deallocate() }
 
     /// Bytes the batch can hold in all.
-    public var capacity: Int { storage.count }
+    var capacity: Int { storage.count }
 
     /// True when no line was added since the last `removeAll`.
-    public var isEmpty: Bool { lines.isEmpty }
+    var isEmpty: Bool { lines.isEmpty }
 
     /// Adds a line as the line reader handed it out. Its bytes are copied; the batch grows if
     /// they do not fit. (Lines are located by offset, so growing moves nothing that was handed
     /// out: a batch is only read once it is full.)
-    public func append(_ event: LineEvent, lineNumber: UInt64) {
+    func append(_ event: LineEvent, lineNumber: UInt64) {
         switch event {
         case .tooLong(let byteCount):
             lines.append(Line(offset: used, length: 0, lineNumber: lineNumber, tooLongByteCount: byteCount))
@@ -63,7 +63,7 @@ public final class LineBatch {
     /// The line at `index` as the line reader handed it out; its bytes are valid until the
     /// batch is emptied.
     @inline(__always)
-    public func event(at index: Int) -> LineEvent {
+    func event(at index: Int) -> LineEvent {
         let line = lines[index]
         if let byteCount = line.tooLongByteCount { return .tooLong(byteCount: byteCount) }
         return .line(UnsafeRawBufferPointer(start: storage.baseAddress! + line.offset, count: line.length))
@@ -71,14 +71,14 @@ public final class LineBatch {
 
     /// True when `bytes` lie inside the batch's storage.
     @inline(__always)
-    public func holds(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    func holds(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let start = bytes.baseAddress else { return true }
         let base = UnsafeRawPointer(storage.baseAddress!)
         return start >= base && start + bytes.count <= base + storage.count
     }
 
     /// Empties the batch, keeping its memory.
-    public func removeAll() {
+    func removeAll() {
         used = 0
         lines.removeAll(keepingCapacity: true)
     }

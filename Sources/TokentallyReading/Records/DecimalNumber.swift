@@ -15,13 +15,13 @@ import TokentallySystem
 ///
 /// Two numbers are equal when they parsed to the same fields, ``isStrictJSON`` included; compare
 /// the results of the conversions to compare values.
-public struct DecimalNumber: Hashable, Sendable {
+struct DecimalNumber: Hashable, Sendable {
     /// True for a number below zero, and also for `-0`, which every conversion treats as 0.
     let isNegative: Bool
     /// The first (at most 19) significant digits as an integer; 0 exactly when the value is 0.
     let significand: UInt64
     /// The power of ten that scales ``significand``.
-    public let exponent: Int
+    let exponent: Int
     /// True when the text followed strict JSON number grammar; false when ``parse(_:lenient:)``
     /// accepted it only in lenient mode (a leading `+` or leading zeros).
     let isStrictJSON: Bool
@@ -163,7 +163,7 @@ public struct DecimalNumber: Hashable, Sendable {
     }
 
     /// The number times 10^`power`, exactly (a cost in cents is the same digits × 10^-2 dollars).
-    public func shifted(byPowerOfTen power: Int) -> DecimalNumber {
+    func shifted(byPowerOfTen power: Int) -> DecimalNumber {
         guard significand != 0 else { return self }
         return DecimalNumber(
             isNegative: isNegative, significand: significand, exponent: exponent + power, isStrictJSON: isStrictJSON,
@@ -171,7 +171,7 @@ public struct DecimalNumber: Hashable, Sendable {
     }
 
     /// What ``wholeNumber()`` found.
-    public enum WholeNumberResult: Hashable, Sendable {
+    enum WholeNumberResult: Hashable, Sendable {
         /// The number is this whole number, exactly.
         case value(UInt64)
         /// The number is below zero (whole or not).
@@ -187,7 +187,7 @@ public struct DecimalNumber: Hashable, Sendable {
     /// `3.0`, `1e3` and `12.50e1` are whole; `1.5` is fractional; `-0` is 0. A number that is
     /// both negative and fractional is `.negative`; one that is both too large and fractional
     /// is `.tooLarge`.
-    public func wholeNumber() -> WholeNumberResult {
+    func wholeNumber() -> WholeNumberResult {
         if significand == 0 { return .value(0) }
         if isNegative { return .negative }
         if isExact {
@@ -260,7 +260,7 @@ public struct DecimalNumber: Hashable, Sendable {
     /// by one nonzero digit when any is nonzero; this is exact except, in rare cases, within one
     /// unit in the last place of the correctly rounded value.
     /// Values beyond `Double`'s range become infinite or zero; `-0` gives `-0.0`.
-    public func doubleValue() -> Double {
+    func doubleValue() -> Double {
         if significand == 0 { return isNegative ? -0.0 : 0.0 }
         if isExact && significand <= Self.maxExactInteger {
             var result: Double?

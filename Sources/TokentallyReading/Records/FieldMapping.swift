@@ -175,7 +175,7 @@ public enum CanonicalField: String, CaseIterable, Sendable, Hashable {
 
     /// Fields without which a record is rejected, unless the format gives them a default. The
     /// key is not among them: a record that names no key is counted under `noKeyPlaceholder`.
-    public static let required: [CanonicalField] = [.ts, .model, .provider]
+    static let required: [CanonicalField] = [.ts, .model, .provider]
 
     /// The key a record is counted under when it carries none (unauthenticated or master-key
     /// traffic, a source that logs no key): real usage is never rejected for lack of a key.

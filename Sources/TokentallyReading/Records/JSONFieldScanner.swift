@@ -1,16 +1,16 @@
 import TokentallySystem
 /// The kind of JSON value found at a watched path.
-public enum JSONValueKind: UInt8, Sendable {
+enum JSONValueKind: UInt8, Sendable {
     case absent, string, number, trueLiteral, falseLiteral, null, object, array
 }
 
 /// Where a watched path's value lies in the current line.
-public struct ScannedValue {
-    public var kind: JSONValueKind = .absent
+struct ScannedValue {
+    var kind: JSONValueKind = .absent
     /// Byte range in the line: for a string, the contents between the quotes; for a number, its
     /// text; for an object or array, its opening bracket only.
-    public var start: Int = 0
-    public var end: Int = 0
+    var start: Int = 0
+    var end: Int = 0
     /// A string that holds backslash escapes (its bytes must be decoded before use).
     var hasEscapes = false
 }
@@ -56,7 +56,7 @@ public final class JSONFieldScanner {
     private let longestKey: Int
 
     /// The values found by the last scan, one per watched path, in the order given to `init`.
-    public let values: UnsafeMutableBufferPointer<ScannedValue>
+    let values: UnsafeMutableBufferPointer<ScannedValue>
     var slotCount: Int { values.count }
 
     private let containerIsObject: UnsafeMutableBufferPointer<Bool>

@@ -13,7 +13,7 @@ public final class NaiveTimeZone {
     /// `local` names this host's zone (`/etc/localtime`, or `TZ`).
     static let localName = "local"
 
-    public let identifier: String
+    let identifier: String
     private let zone: TimeZone
     /// Local seconds `[start, start + 3600)` read with `offset`.
     @exclusivity(unchecked) private var cachedHourStart: Int64 = .min

@@ -38,7 +38,7 @@ public enum RejectReason: UInt8, CaseIterable, Sendable, CustomStringConvertible
 /// A rejected line's reason and, where one field was at fault, which one.
 public struct Rejection: Error, Sendable, CustomStringConvertible {
     public var reason: RejectReason
-    public var field: CanonicalField?
+    var field: CanonicalField?
 
     public init(_ reason: RejectReason, field: CanonicalField? = nil) {
         self.reason = reason
