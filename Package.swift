@@ -49,8 +49,8 @@ let package = Package(
         .target(
             name: "TokentallyConfiguration",
             dependencies: [
-                "TokentallySystem", "TokentallyReading", "TokentallyCounting",
-                .product(name: "Yams", package: "Yams"),
+                "TokentallySystem", "TokentallyReading", "TokentallyCounting", "TokentallyOutput",
+                .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .target(
@@ -89,7 +89,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
-            name: "TokentallyCoreTests",
+            name: "TokentallyUnitTests",
             dependencies: [
                 "TokentallySystem", "TokentallyReading", "TokentallyCounting", "TokentallyOutput",
                 "TokentallyConfiguration", "TokentallyReplay", "TokentallyDaemon", "TokentallySamples",

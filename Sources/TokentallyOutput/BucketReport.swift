@@ -181,6 +181,20 @@ public struct IngestStatus: Hashable, Sendable {
     public var snapshotWrites = OperationHealth()
     public var files: [FileStatus] = []
     public init() {}
+
+    /// The line statistics of `ingestor` and the series figures of its counters, as of now;
+    /// the driver adds the rest (files, rate, commits, snapshot writes).
+    public init(counting ingestor: LogIngestor) {
+        let counters = ingestor.counters
+        linesRead = ingestor.linesRead
+        linesCounted = counters.recordsCounted
+        linesEmpty = ingestor.linesEmpty
+        rejected = ingestor.rejectedByCode
+        lateDropped = [.day: counters.lateDropped[0], .week: counters.lateDropped[1], .month: counters.lateDropped[2]]
+        overflowRecords = counters.overflowRecords
+        seriesLimit = counters.maxSeries
+        seriesCount = counters.seriesCount
+    }
 }
 
 /// The last success and the last failure of a repeated write (state commits, snapshot files),

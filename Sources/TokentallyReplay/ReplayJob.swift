@@ -123,15 +123,9 @@ public struct ReplayJob {
     /// Reads every source in order, then writes the snapshots.
     public func run() throws(CommandError) -> Summary {
         let started = Date()
-        guard let calendar = BucketCalendar(timeZoneIdentifier: configuration.timezone) else {
-            throw .usage(
-                "timezone: unknown time zone \"\(configuration.timezone)\"; use an IANA name such as UTC or Europe/Berlin"
-            )
-        }
-        let redactor: KeyRedactor
-        do { redactor = try KeyRedactor(secretPattern: configuration.secretPattern) } catch {
-            throw .usage("secret_pattern: \(error)")
-        }
+        // The one ingest pipeline, with its parsing threads (none: this thread does it all).
+        // Made first: a bad time zone or secret pattern is said before anything is written.
+        let ingestor = try configuration.makeIngestor(parserThreads: parserThreads, logger: logger)
         let writer: SnapshotWriter
         let lock: DirectoryLock
         do {
@@ -143,16 +137,6 @@ public struct ReplayJob {
                 directory: writer.directory, name: SnapshotWriter.lockFileName, setting: "snapshot.directory")
         } catch { throw .io("\(error)") }
         defer { withExtendedLifetime(lock) {} }
-
-        var mappings: [String: FieldMapping] = configuration.formats
-        for preset in FormatPreset.allCases { mappings[preset.rawValue] = preset.mapping }
-        let counters = UsageCounters(
-            calendar: calendar, retention: configuration.retention, maxSeries: configuration.limits.maxSeries,
-            redactor: redactor)
-        // The one ingest pipeline, with its parsing threads (none: this thread does it all).
-        let ingestor = LogIngestor(
-            counters: counters, mappings: mappings, maxLineBytes: configuration.limits.maxLineBytes,
-            parserThreads: parserThreads, logger: logger)
 
         var files: [FileStatus] = []
         for source in sources {
@@ -182,25 +166,13 @@ public struct ReplayJob {
 
         ingestor.logLateDrops(force: true)
         let elapsed = Date().timeIntervalSince(started)
-        var status = IngestStatus()
-        status.linesRead = ingestor.linesRead
-        status.linesCounted = counters.recordsCounted
-        status.linesEmpty = ingestor.linesEmpty
-        status.rejected = ingestor.rejectedByCode
-        status.lateDropped = [
-            .day: counters.lateDropped[0], .week: counters.lateDropped[1], .month: counters.lateDropped[2],
-        ]
-        status.overflowRecords = counters.overflowRecords
-        status.seriesLimit = counters.maxSeries
-        status.seriesCount = counters.seriesCount
+        var status = IngestStatus(counting: ingestor)
         status.linesPerSecond = elapsed > 0 ? Double(ingestor.linesRead) / elapsed : nil
         status.files = files
 
-        let publisher = SnapshotPublisher(
-            writer: writer, host: configuration.host ?? HostName.current, timezone: configuration.timezone,
-            minRequests: configuration.highlights.minRequests)
+        let publisher = configuration.snapshotPublisher(writer: writer, pruneUnknownBuckets: true)
         let published: SnapshotPublisher.Published
-        do { published = try publisher.publish(counters, status: status, now: clock()) } catch {
+        do { published = try publisher.publish(ingestor.counters, status: status, now: clock()) } catch {
             throw .io("writing snapshots to \(configuration.snapshot.directory) failed: \(error)")
         }
         let written = published.bucketsWritten

@@ -62,17 +62,7 @@ extension FollowLoop {
 
     /// The status section of index.json, as of now.
     func status() -> IngestStatus {
-        var status = IngestStatus()
-        status.linesRead = ingestor.linesRead
-        status.linesCounted = counters.recordsCounted
-        status.linesEmpty = ingestor.linesEmpty
-        status.rejected = ingestor.rejectedByCode
-        status.lateDropped = [
-            .day: counters.lateDropped[0], .week: counters.lateDropped[1], .month: counters.lateDropped[2],
-        ]
-        status.overflowRecords = counters.overflowRecords
-        status.seriesLimit = counters.maxSeries
-        status.seriesCount = counters.seriesCount
+        var status = IngestStatus(counting: ingestor)
         status.linesPerSecond = rate.perSecond
         status.lastCommitEpochSeconds = committer.lastCommitTime
         status.commits = committer.health

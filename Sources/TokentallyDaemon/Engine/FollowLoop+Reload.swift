@@ -31,7 +31,7 @@ extension FollowLoop {
             refuseReload("\(error)")
             return
         }
-        if changes.contains(.formats) { ingestor.mappings = Self.mappings(new) }
+        if changes.contains(.formats) { ingestor.mappings = new.formatMappings }
         if changes.contains(.limits) {
             ingestor.maxLineBytes = new.limits.maxLineBytes
             counters.maxSeries = new.limits.maxSeries
@@ -67,7 +67,7 @@ extension FollowLoop {
                 snapshotLock = try DirectoryLock(
                     directory: writer.directory, name: SnapshotWriter.lockFileName, setting: "snapshot.directory")
             }
-            publisher = Self.publisher(writer, new)
+            publisher = new.snapshotPublisher(writer: writer, pruneUnknownBuckets: false)
         } catch {
             throw .io("\(error)")
         }

@@ -83,19 +83,8 @@ public final class FollowLoop: @unchecked Sendable {
         self.notifier = notifier
         self.journal = JournalPublisher(sink: journal, settings: configuration.journal, logger: logger)
         schedule = Schedule(settings: Self.scheduleSettings(configuration, notifier), now: MonotonicClock.seconds())
-        guard let calendar = BucketCalendar(timeZoneIdentifier: configuration.timezone) else {
-            throw .usage("timezone: unknown time zone \"\(configuration.timezone)\"")
-        }
-        let redactor: KeyRedactor
-        do { redactor = try KeyRedactor(secretPattern: configuration.secretPattern) } catch {
-            throw .usage("secret_pattern: \(error)")
-        }
-        counters = UsageCounters(
-            calendar: calendar, retention: configuration.retention, maxSeries: configuration.limits.maxSeries,
-            redactor: redactor)
-        ingestor = LogIngestor(
-            counters: counters, mappings: Self.mappings(configuration), maxLineBytes: configuration.limits.maxLineBytes,
-            parserThreads: Self.parserThreads, logger: logger)
+        ingestor = try configuration.makeIngestor(parserThreads: Self.parserThreads, logger: logger)
+        counters = ingestor.counters
         follower = FileFollower(
             inputs: configuration.inputs, ingestor: ingestor, opener: opener, logger: logger,
             maxLineBytes: configuration.limits.maxLineBytes)
@@ -115,7 +104,7 @@ public final class FollowLoop: @unchecked Sendable {
             // Temporary files left by a crash mid-write are never read; remove them (the lock
             // says no other tokentally writes here).
             _ = try writer.removeStaleTemporaryFiles()
-            publisher = Self.publisher(writer, configuration)
+            publisher = configuration.snapshotPublisher(writer: writer, pruneUnknownBuckets: false)
         } catch {
             throw .io("\(error)")
         }
@@ -130,23 +119,11 @@ public final class FollowLoop: @unchecked Sendable {
     /// loop parses them itself whenever the thread has not (`ParsingPipeline`).
     static let parserThreads = 1
 
-    static func mappings(_ configuration: Configuration) -> [String: FieldMapping] {
-        var mappings = configuration.formats
-        for preset in FormatPreset.allCases { mappings[preset.rawValue] = preset.mapping }
-        return mappings
-    }
-
     static func scheduleSettings(_ configuration: Configuration, _ notifier: ServiceNotifier) -> Schedule.Settings {
         Schedule.Settings(
             snapshotInterval: Double(configuration.snapshot.intervalSeconds),
             commitInterval: Double(configuration.state.commitIntervalSeconds),
             watchdogInterval: notifier.watchdogInterval)
-    }
-
-    static func publisher(_ writer: SnapshotWriter, _ configuration: Configuration) -> SnapshotPublisher {
-        SnapshotPublisher(
-            writer: writer, host: configuration.host ?? HostName.current, timezone: configuration.timezone,
-            minRequests: configuration.highlights.minRequests, pruneUnknownBuckets: false)
     }
 
     /// Every input's directory must exist (the files in it may come later).
