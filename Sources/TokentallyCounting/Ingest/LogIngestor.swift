@@ -80,6 +80,9 @@ public final class LogIngestor {
         /// the first few are summed at most once per `rejectSummarySeconds`.
         var rejectsNotLogged: UInt64 = 0
         var lastRejectLog: Double = 0
+        /// The name of the parser last used, and what it was made of (a followed file is read
+        /// many times a second: the name is not made again each time).
+        var parserName: (generation: Int, format: String, zone: String?, name: String)? = nil
 
         public init(displayPath: String, format: String, redaction: KeyRedaction, naiveTimezone: String? = nil) {
             self.displayPath = displayPath
@@ -118,34 +121,46 @@ public final class LogIngestor {
 
     /// Counts the complete lines `stream` has now, up to about `budget` bytes. A partial last
     /// line stays in the stream's reader until its newline arrives, unless `finishAtEnd` (the
-    /// file is complete).
+    /// file is complete). Unless `parallel`, the caller's thread does it alone (a small read:
+    /// `ParsingPipeline.read`).
     @discardableResult
     public func consume(
-        _ stream: LineStream, progress: inout FileProgress, budget: Int = .max, finishAtEnd: Bool = false
+        _ stream: LineStream, progress: inout FileProgress, budget: Int = .max, finishAtEnd: Bool = false,
+        parallel: Bool = true
     ) throws -> ParsingPipeline.Outcome {
-        try run(stream, progress: &progress, budget: budget, finishAtEnd: finishAtEnd, finishOnly: false)
+        try run(
+            stream, progress: &progress, budget: budget, finishAtEnd: finishAtEnd, finishOnly: false, parallel: parallel
+        )
     }
 
     /// Counts a last line that has no newline (the file is complete), and logs a summary of the
     /// file's rejects and damage.
     public func finish(_ stream: LineStream, progress: inout FileProgress, damage: Damage?) {
-        _ = try? run(stream, progress: &progress, budget: 0, finishAtEnd: true, finishOnly: true)
+        _ = try? run(stream, progress: &progress, budget: 0, finishAtEnd: true, finishOnly: true, parallel: false)
         reportRejectsAndDamage(of: progress, damage: damage)
     }
 
     private func run(
-        _ stream: LineStream, progress: inout FileProgress, budget: Int, finishAtEnd: Bool, finishOnly: Bool
+        _ stream: LineStream, progress: inout FileProgress, budget: Int, finishAtEnd: Bool, finishOnly: Bool,
+        parallel: Bool
     ) throws -> ParsingPipeline.Outcome {
         guard let mapping = mappings[progress.format] else {
             preconditionFailure("format \(progress.format) was validated before reading")
         }
+        let cached = progress.parserName
+        if cached == nil || cached!.generation != mappingGeneration || cached!.format != progress.format
+            || cached!.zone != progress.naiveTimezone
+        {
+            let name = "\(mappingGeneration)|\(progress.format)|\(progress.naiveTimezone ?? "")"
+            progress.parserName = (mappingGeneration, progress.format, progress.naiveTimezone, name)
+        }
         let choice = ParserChoice(
-            name: "\(mappingGeneration)|\(progress.format)|\(progress.naiveTimezone ?? "")", mapping: mapping,
+            name: progress.parserName!.name, mapping: mapping,
             naiveTimezone: progress.naiveTimezone, notAfterEpochSeconds: notAfterEpochSeconds)
         let counters = self.counters
         let redaction = progress.redaction
         return try pipeline.read(
-            stream, parser: choice, budget: budget, finishAtEnd: finishAtEnd, finishOnly: finishOnly
+            stream, parser: choice, budget: budget, finishAtEnd: finishAtEnd, finishOnly: finishOnly, parallel: parallel
         ) { batch in
             batch.warmDimensions()
             for line in batch.parsed {

@@ -18,7 +18,8 @@ extension FileFollower {
             let before = file.readPosition
             let outcome: ParsingPipeline.Outcome
             do {
-                outcome = try ingestor.consume(file.stream, progress: &file.progress, budget: budget - spent)
+                outcome = try ingestor.consume(
+                    file.stream, progress: &file.progress, budget: budget - spent, parallel: hasBacklog(file))
             } catch let error as FileReadError where error.code == .truncated {
                 // Nothing read after the truncation was counted; the rest comes from the copy.
                 startOver(key, file, now: now)
@@ -39,6 +40,19 @@ extension FileFollower {
         }
         return allAtEnd
     }
+
+    /// Whether `file` has enough to read that the parsing threads should help: a gzip file (read
+    /// whole, catching up), a file whose last read stopped at the budget, or a plain file at
+    /// least `parallelBacklogBytes` short of the size it had when last looked at (when it was
+    /// opened, or found rotated). Following a live file, a read holds a few hundred lines,
+    /// which the loop's thread parses faster than it could hand them over.
+    func hasBacklog(_ file: FollowedFile) -> Bool {
+        if file.isGzip || !file.atEnd { return true }
+        return file.lastSize > file.readPosition && file.lastSize - file.readPosition >= Self.parallelBacklogBytes
+    }
+
+    /// About 10k lines: parsing them takes tens of milliseconds, far more than the hand-over.
+    static let parallelBacklogBytes: UInt64 = 4 << 20
 
     /// copytruncate: a file that shrank below what was read, or whose first block changed, was
     /// truncated. What was not yet counted is in the copy, found later by fingerprint; the
