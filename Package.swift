@@ -72,10 +72,11 @@ let package = Package(
         .target(
             name: "TokentallySamples", dependencies: ["TokentallySystem", "TokentallyReading"], swiftSettings: strict),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(
             name: "TokentallyNative",
-            dependencies: ["CZlib", "CSystemd", "TokentallySystem", "TokentallyReading", "TokentallySamples"],
+            dependencies: ["CZlib", "CIsal", "CSystemd", "TokentallySystem", "TokentallyReading", "TokentallySamples"],
             swiftSettings: strict),
         .executableTarget(
             name: "TokentallyCommand",

@@ -64,7 +64,7 @@ struct DebPackageTests {
             }
             let depends = try Self.run(Self.dpkgDeb, ["-f", deb.path, "Depends"])
             // The libraries `ldd` shows the binary linking, by their Debian packages.
-            for package in ["libc6", "zlib1g", "libsystemd0", "adduser"] {
+            for package in ["libc6", "zlib1g", "libisal2", "libsystemd0", "adduser"] {
                 #expect(depends.contains(package), "Depends: \(depends)")
             }
             #expect(try Self.run(Self.dpkgDeb, ["-f", deb.path, "Package"]) == "tokentally\n")
