@@ -38,6 +38,10 @@ public final class FollowLoop: @unchecked Sendable {
     /// (about 30 MB of reports) follow each other as fast as the outbox writes them, and
     /// index.json is rewritten with the last.
     static let snapshotRowBudget = 100_000
+    /// How long a stop may spend reading what the files held when it was asked for, before it
+    /// commits and writes the final snapshot: well under the unit's `TimeoutStopSec=60s`, so a
+    /// large backlog cannot make systemd kill the daemon before it has saved anything.
+    static let stopReadSeconds = 15.0
 
     var configuration: Configuration
     let counters: UsageCounters
@@ -262,7 +266,8 @@ public final class FollowLoop: @unchecked Sendable {
     /// status"): what was counted since the last good commit is read again at the next start,
     /// so nothing is lost, but the operator must know.
     private func stop() throws(CommandError) {
-        notifier.notify("STOPPING=1\nSTATUS=stopping: committing and writing a final snapshot")
+        notifier.notify("STOPPING=1\nSTATUS=stopping: reading what the files hold, then committing")
+        readBeforeStopping()
         ingestor.logLateDrops(force: true)
         let committed = commitIfChanged()
         snapshot(final: true)
@@ -277,6 +282,32 @@ public final class FollowLoop: @unchecked Sendable {
             throw .io("stopped, but " + problems.joined(separator: "; and "))
         }
         logger.info("stopped", metadata: ["lines": "\(ingestor.linesRead)"])
+    }
+
+    /// Reads what the files hold now, so that the final snapshot has every line written before
+    /// the stop (a stop arrives while lines written a moment ago wait for the next wake-up).
+    /// Bounded by `stopReadSeconds`; what is left is read after the next start, as always.
+    private func readBeforeStopping() {
+        let deadline = MonotonicClock.seconds() + Self.stopReadSeconds
+        let now = WallClock.seconds()
+        ingestor.notAfterEpochSeconds = Double(now + Int64(configuration.limits.maxFutureSeconds))
+        follower.scan(now: now)
+        var caughtUp = false
+        do {
+            while !caughtUp && MonotonicClock.seconds() < deadline {
+                pingWatchdog()
+                caughtUp = try follower.read(budget: Self.readBudget, now: WallClock.seconds())
+            }
+        } catch {
+            logger.error("stopping: reading failed; what is left is read at the next start", metadata: ["error": "\(error)"])
+            return
+        }
+        ingestor.logLateDrops()
+        if !caughtUp {
+            logger.warning(
+                "stopping: files still had lines after \(Int(Self.stopReadSeconds)) s of reading; they are read at the next start",
+                metadata: ["lines": "\(ingestor.linesRead)"])
+        }
     }
 
     /// `WATCHDOG=1` at half the interval systemd asked for. It is sent from the loop itself, so
