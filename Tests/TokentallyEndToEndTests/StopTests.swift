@@ -35,7 +35,8 @@ import Testing
             // The state committed at the stop agrees: a restart reads nothing twice.
             daemon = try workspace.startDaemon(name: "restarted")
             try workspace.wait("the restarted daemon's snapshot") {
-                (stderrLines(daemon).contains { $0.contains("resumed") }) && workspace.statusInteger("lines_counted") == 650
+                (stderrLines(daemon).contains { $0.contains("resumed") })
+                    && workspace.statusInteger("lines_counted") == 650
             }
             try workspace.append((650..<660).map { recentLine(secondsAgo: 100, tag: $0) })
             try workspace.waitForCounted(660)

@@ -299,13 +299,15 @@ public final class FollowLoop: @unchecked Sendable {
                 caughtUp = try follower.read(budget: Self.readBudget, now: WallClock.seconds())
             }
         } catch {
-            logger.error("stopping: reading failed; what is left is read at the next start", metadata: ["error": "\(error)"])
+            logger.error(
+                "stopping: reading failed; what is left is read at the next start", metadata: ["error": "\(error)"])
             return
         }
         ingestor.logLateDrops()
         if !caughtUp {
             logger.warning(
-                "stopping: files still had lines after \(Int(Self.stopReadSeconds)) s of reading; they are read at the next start",
+                "stopping: files still had lines after \(Int(Self.stopReadSeconds)) s of reading; "
+                    + "they are read at the next start",
                 metadata: ["lines": "\(ingestor.linesRead)"])
         }
     }
