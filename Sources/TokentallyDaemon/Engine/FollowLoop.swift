@@ -102,7 +102,8 @@ public final class FollowLoop: @unchecked Sendable {
         committer = try StateCommitter(directory: configuration.state.directory, logger: logger)
         do {
             let writer = try SnapshotWriter(
-                directory: configuration.snapshot.directory, fileMode: configuration.snapshot.fileMode)
+                directory: configuration.snapshot.directory, fileMode: configuration.snapshot.fileMode,
+                schema: configuration.snapshotSchema)
             snapshotLock = try DirectoryLock(
                 directory: writer.directory, name: SnapshotWriter.lockFileName, setting: "snapshot.directory")
             // Temporary files left by a crash mid-write are never read; remove them (the lock
@@ -305,9 +306,9 @@ public final class FollowLoop: @unchecked Sendable {
         }
         ingestor.logLateDrops()
         if !caughtUp {
+            let seconds = Int(Self.stopReadSeconds)
             logger.warning(
-                "stopping: files still had lines after \(Int(Self.stopReadSeconds)) s of reading; "
-                    + "they are read at the next start",
+                "stopping: lines are left after \(seconds) s of reading; they are read at the next start",
                 metadata: ["lines": "\(ingestor.linesRead)"])
         }
     }
