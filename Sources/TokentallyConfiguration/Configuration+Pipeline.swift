@@ -31,6 +31,11 @@ extension Configuration {
             parserThreads: parserThreads, logger: logger)
     }
 
+    /// The bucket file layout `snapshot.schema` names.
+    public var snapshotSchema: SnapshotEncoder.SchemaVersion {
+        SnapshotEncoder.SchemaVersion(rawValue: snapshot.schema) ?? .v2
+    }
+
     /// The snapshot publisher for `writer` with the configured host, zone and highlights.
     public func snapshotPublisher(writer: SnapshotWriter, pruneUnknownBuckets: Bool) -> SnapshotPublisher {
         SnapshotPublisher(

@@ -29,6 +29,9 @@ public struct SnapshotConfiguration: Hashable, Sendable {
     public var intervalSeconds: Int = 10
     /// Permission bits of every snapshot file.
     public var fileMode: UInt16 = 0o640
+    /// The bucket file layout: 2 (rows as arrays, docs/snapshot-format.md) or 1, kept for one
+    /// release for readers that expect rows as objects.
+    public var schema: Int = 2
     public init() {}
 }
 

@@ -59,6 +59,7 @@ struct ScalarSetting {
                 kind: .wholeNumber(\.snapshot.intervalSeconds, 1...86_400)
             ),
             ScalarSetting(section: "snapshot", key: "file_mode", kind: .fileMode),
+            ScalarSetting(section: "snapshot", key: "schema", kind: .wholeNumber(\.snapshot.schema, 1...2)),
             ScalarSetting(section: "state", key: "directory", kind: .directory(\.state.directory)),
             ScalarSetting(
                 section: "state",

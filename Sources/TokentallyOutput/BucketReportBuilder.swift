@@ -16,6 +16,25 @@ extension UsageCounters {
     }
 }
 
+/// One cell's place in `series`: compared member by member, most requests first, then by the
+/// ranks of its key, model and provider names; the cell index last (series are unique, so it
+/// never decides).
+private struct CellOrder: Comparable {
+    var fewerRequests: UInt64
+    var key: Int32
+    var model: Int32
+    var provider: Int32
+    var cell: Int32
+
+    static func < (a: CellOrder, b: CellOrder) -> Bool {
+        if a.fewerRequests != b.fewerRequests { return a.fewerRequests < b.fewerRequests }
+        if a.key != b.key { return a.key < b.key }
+        if a.model != b.model { return a.model < b.model }
+        if a.provider != b.provider { return a.provider < b.provider }
+        return a.cell < b.cell
+    }
+}
+
 /// Turns one bucket's cells and accumulators into the rows of a `BucketReport`.
 struct BucketReportBuilder {
     let counters: UsageCounters
@@ -25,48 +44,55 @@ struct BucketReportBuilder {
         label: String, start: Int64, end: Int64, host: String, timezone: String, generatedAt: Int64, minRequests: Int
     ) -> BucketReport {
         var totals = CounterValues()
-        var byKey: [Int32: CounterValues] = [:]
+        // Keys are many (up to one per series): their sums go in an array, reached through the
+        // key's id, instead of a dictionary that hashes once per cell.
+        var keySlot = [Int32](repeating: -1, count: counters.keyNames.count)
+        var keyIDs: [Int32] = []
+        var keySums: [CounterValues] = []
         var byModel: [Int32: CounterValues] = [:]
         var byProvider: [Int32: CounterValues] = [:]
         var byPair: [Int32: CounterValues] = [:]
+        // The sort key of every cell: most requests first, then names in order (through their
+        // ranks: integers, no String compares), packed in one value so the sort compares plain
+        // integers instead of chasing the cells and their series through closures.
+        let ranks = counters.nameRanks()
+        var order: [CellOrder] = []
+        order.reserveCapacity(bucket.cellSeries.count)
         for (cell, seriesID) in bucket.cellSeries.enumerated() {
             let values = bucket.cells[cell]
             let dimensions = counters.seriesDimensions[Int(seriesID)]
             totals.add(values)
-            byKey[dimensions.key, default: CounterValues()].add(values)
+            var slot = keySlot[Int(dimensions.key)]
+            if slot < 0 {
+                slot = Int32(keySums.count)
+                keySlot[Int(dimensions.key)] = slot
+                keyIDs.append(dimensions.key)
+                keySums.append(CounterValues())
+            }
+            keySums[Int(slot)].add(values)
             byModel[dimensions.model, default: CounterValues()].add(values)
             byProvider[dimensions.provider, default: CounterValues()].add(values)
             byPair[dimensions.pair, default: CounterValues()].add(values)
+            order.append(
+                CellOrder(
+                    fewerRequests: UInt64.max - values.requests, key: ranks.keys[Int(dimensions.key)],
+                    model: ranks.models[Int(dimensions.model)], provider: ranks.providers[Int(dimensions.provider)],
+                    cell: Int32(cell)))
         }
-        // The rows are sorted as cell indexes (4 bytes each) and then built in order, so that a
-        // bucket of many series never holds a second, sorting copy of its rows.
-        // Names compare through their ranks in name order (integers, no String compares).
-        let ranks = counters.nameRanks()
-        var order = (0..<Int32(bucket.cellSeries.count)).map { $0 }
-        order.sort { a, b in
-            let requestsA = bucket.cells.pointer(Int(a)).pointee.requests
-            let requestsB = bucket.cells.pointer(Int(b)).pointee.requests
-            if requestsA != requestsB { return requestsA > requestsB }
-            let dimensionsA = counters.seriesDimensions[Int(bucket.cellSeries[Int(a)])]
-            let dimensionsB = counters.seriesDimensions[Int(bucket.cellSeries[Int(b)])]
-            return (
-                ranks.keys[Int(dimensionsA.key)], ranks.models[Int(dimensionsA.model)],
-                ranks.providers[Int(dimensionsA.provider)]
-            )
-                < (
-                    ranks.keys[Int(dimensionsB.key)], ranks.models[Int(dimensionsB.model)],
-                    ranks.providers[Int(dimensionsB.provider)]
-                )
-        }
+        // The rows are sorted as these small values and then built in order, so that a bucket of
+        // many series never holds a second, sorting copy of its rows.
+        order.sort()
         var series: [SeriesReport] = []
         series.reserveCapacity(order.count)
-        for cell in order {
-            let dimensions = counters.seriesDimensions[Int(bucket.cellSeries[Int(cell)])]
+        for entry in order {
+            let dimensions = counters.seriesDimensions[Int(bucket.cellSeries[Int(entry.cell)])]
             series.append(
                 SeriesReport(
                     apiKey: counters.keyNames[Int(dimensions.key)], model: counters.modelNames[Int(dimensions.model)],
-                    provider: counters.providerNames[Int(dimensions.provider)], counters: bucket.cells[Int(cell)]))
+                    provider: counters.providerNames[Int(dimensions.provider)], counters: bucket.cells[Int(entry.cell)])
+            )
         }
+        order = []
 
         let modelRows = byModel.map { (id, values) in
             (
@@ -92,8 +118,9 @@ struct BucketReportBuilder {
             }
             return (a.model, a.provider) < (b.model, b.provider)
         }
-        let keyRows = byKey.map { (id, values) in (name: counters.keyNames[Int(id)], counters: values) }
-            .sorted { $0.name < $1.name }
+        var keyOrder = Array(keyIDs.indices)
+        keyOrder.sort { ranks.keys[Int(keyIDs[$0])] < ranks.keys[Int(keyIDs[$1])] }
+        let keyRows = keyOrder.map { (name: counters.keyNames[Int(keyIDs[$0])], counters: keySums[$0]) }
 
         return BucketReport(
             period: bucket.period, label: label, startEpochSeconds: start, endEpochSeconds: end, timezone: timezone,

@@ -134,6 +134,14 @@ public struct JSONWriter: Sendable {
         writeEscapedString(value)
     }
 
+    /// Writes a string value fixed in the program that needs no escaping (see ``field(_:)``).
+    mutating func string(_ value: StaticString) {
+        beginValue()
+        bytes.append(0x22)
+        appendASCII(value)
+        bytes.append(0x22)
+    }
+
     /// Writes a string value, or `null` when there is none.
     mutating func string(_ value: String?) {
         if let value { string(value) } else { null() }
@@ -366,21 +374,36 @@ public struct JSONWriter: Sendable {
         writeDigits(value, minimumCount: 1)
     }
 
-    /// Writes `value` in decimal, with leading zeros up to `minimumCount` digits.
+    /// Writes `value` in decimal, with leading zeros up to `minimumCount` digits (at most 20).
     private mutating func writeDigits(_ value: UInt64, minimumCount: Int) {
-        // The highest power of ten not above the value (or the padding), then one digit per power:
-        // a few divisions, no temporary buffer.
-        var power: UInt64 = 1
-        var count = 1
-        while count < minimumCount || (count < 20 && power * 10 <= value) {
-            power *= 10
-            count += 1
+        if value < 10 && minimumCount <= 1 {
+            bytes.append(0x30 &+ UInt8(truncatingIfNeeded: value))
+            return
         }
-        var rest = value
-        while power > 0 {
-            bytes.append(0x30 &+ UInt8(truncatingIfNeeded: rest / power))
-            rest %= power
-            power /= 10
+        // Digits from the last, two at a time, into a buffer on the stack; then one append.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { digits in
+            var position = 24
+            var rest = value
+            while rest >= 100 {
+                let pair = rest % 100
+                rest /= 100
+                position -= 2
+                digits[position] = 0x30 &+ UInt8(truncatingIfNeeded: pair / 10)
+                digits[position + 1] = 0x30 &+ UInt8(truncatingIfNeeded: pair % 10)
+            }
+            if rest >= 10 {
+                position -= 2
+                digits[position] = 0x30 &+ UInt8(truncatingIfNeeded: rest / 10)
+                digits[position + 1] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10)
+            } else {
+                position -= 1
+                digits[position] = 0x30 &+ UInt8(truncatingIfNeeded: rest)
+            }
+            while 24 - position < min(minimumCount, 20) {
+                position -= 1
+                digits[position] = 0x30
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[position..<24]))
         }
     }
 

@@ -2,7 +2,11 @@ import TokentallySystem
 import TokentallyReading
 import TokentallyCounting
 /// Turns reports into the bytes of snapshot files, in the layout of docs/snapshot-format.md
-/// (schemas `tokentally.bucket/v1` and `tokentally.index/v1`).
+/// (schemas `tokentally.bucket/v2`, `tokentally.bucket/v1` and `tokentally.index/v1`).
+///
+/// v2 writes `by_key` and `series` rows as arrays of values in the order of the file's
+/// `columns`, instead of objects that repeat every counter's name: at high cardinality those rows
+/// are nearly the whole file, and the names were most of each row. Everything else is as in v1.
 ///
 /// The output is UTF-8 JSON ending with a newline, pretty-printed with a two-space indent, except
 /// that each `by_key` entry, each `series` row, each distribution (`latency_ms`, ...) and each
@@ -12,19 +16,37 @@ import TokentallyCounting
 /// Members are written in the report's order (the counting engine sorts rows); the encoder
 /// neither sorts nor removes duplicates, except `rejected` in index.json, whose keys it sorts.
 public enum SnapshotEncoder {
-    /// The `schema` value of bucket files.
-    static let bucketSchema = "tokentally.bucket/v1"
+    /// The `schema` value of bucket files, by version.
+    static func bucketSchema(_ version: SchemaVersion) -> String {
+        version == .v1 ? "tokentally.bucket/v1" : "tokentally.bucket/v2"
+    }
+
+    /// The bucket file layouts this encoder writes (`snapshot.schema`).
+    public enum SchemaVersion: Int, Sendable, CaseIterable {
+        /// Rows as objects with named members.
+        case v1 = 1
+        /// `by_key` and `series` rows as arrays in the order of `columns`.
+        case v2 = 2
+    }
+
+    /// COUNTERS in the order v2 writes them in `by_key` rows and, after `api_key`, `model` and
+    /// `provider`, in `series` rows (which end with `latency_ms_mean`).
+    static let counterColumns: [StaticString] = [
+        "requests", "succeeded", "failed", "input_tokens", "output_tokens", "total_tokens", "cached_tokens",
+        "cache_write_tokens", "reasoning_tokens", "web_search_requests", "web_search_calls",
+        "web_search_input_tokens", "web_search_output_tokens", "cost_usd",
+    ]
     /// The `schema` value of index.json.
     static let indexSchema = "tokentally.index/v1"
 
     /// The bytes of one bucket file (`day/2026-11-28.json`, ...).
-    public static func encode(_ report: BucketReport) -> [UInt8] {
+    public static func encode(_ report: BucketReport, schema: SchemaVersion = .v2) -> [UInt8] {
         // A series row takes about 450 bytes and a rollup about 1 KiB; growing the buffer copies it.
         let estimate =
             4096 + report.series.count * 512 + report.byKey.count * 512
             + (report.byModel.count + report.byProvider.count + report.byModelProvider.count) * 1200
         var json = JSONWriter(capacity: estimate)
-        encode(report, into: &json)
+        encode(report, into: &json, schema: schema)
         return json.bytes
     }
 
@@ -37,8 +59,8 @@ public enum SnapshotEncoder {
 
     /// Appends one bucket file's bytes to `json`; call `json.reset()` first to reuse its buffer
     /// for another file.
-    public static func encode(_ report: BucketReport, into json: inout JSONWriter) {
-        encode(report, into: &json, drainingAt: .max) { _ in }
+    public static func encode(_ report: BucketReport, into json: inout JSONWriter, schema: SchemaVersion = .v2) {
+        encode(report, into: &json, schema: schema, drainingAt: .max) { _ in }
     }
 
     /// Encodes one bucket file in pieces: whenever `json` holds `threshold` bytes or more
@@ -47,12 +69,12 @@ public enum SnapshotEncoder {
     /// `threshold` bytes instead of one of its whole file (about 45 MB). Whatever is left at the
     /// end stays in `json`.
     public static func encode(
-        _ report: BucketReport, into json: inout JSONWriter, drainingAt threshold: Int,
+        _ report: BucketReport, into json: inout JSONWriter, schema: SchemaVersion = .v2, drainingAt threshold: Int,
         _ drain: (inout JSONWriter) throws -> Void
     ) rethrows {
         json.beginObject()
         json.field("schema")
-        json.string(bucketSchema)
+        json.string(bucketSchema(schema))
         json.field("period")
         json.string(report.period.rawValue)
         json.field("bucket")
@@ -106,13 +128,37 @@ public enum SnapshotEncoder {
         }
         json.endArray()
 
+        if schema == .v2 {
+            json.field("columns")
+            json.beginObject()
+            json.field("by_key")
+            json.beginArray(compact: true)
+            for name in counterColumns { json.string(name) }
+            json.endArray()
+            json.field("series")
+            json.beginArray(compact: true)
+            json.string("api_key" as StaticString)
+            json.string("model" as StaticString)
+            json.string("provider" as StaticString)
+            for name in counterColumns { json.string(name) }
+            json.string("latency_ms_mean" as StaticString)
+            json.endArray()
+            json.endObject()
+        }
+
         json.field("by_key")
         json.beginObject()
         for row in report.byKey {
             json.key(row.name)
-            json.beginObject(compact: true)
-            writeCounterMembers(row.counters, to: &json)
-            json.endObject()
+            if schema == .v2 {
+                json.beginArray(compact: true)
+                writeCounterValues(row.counters, to: &json)
+                json.endArray()
+            } else {
+                json.beginObject(compact: true)
+                writeCounterMembers(row.counters, to: &json)
+                json.endObject()
+            }
             if json.bytes.count >= threshold { try drain(&json) }
         }
         json.endObject()
@@ -120,18 +166,29 @@ public enum SnapshotEncoder {
         json.field("series")
         json.beginArray()
         for row in report.series {
-            json.beginObject(compact: true)
-            json.field("api_key")
-            json.string(row.apiKey)
-            json.field("model")
-            json.string(row.model)
-            json.field("provider")
-            json.string(row.provider)
-            writeCounterMembers(row.counters, to: &json)
-            json.field("latency_ms_mean")
             let counters = row.counters
-            json.number(counters.latencyCount > 0 ? counters.latencySumMs / Double(counters.latencyCount) : nil)
-            json.endObject()
+            let latencyMean = counters.latencyCount > 0 ? counters.latencySumMs / Double(counters.latencyCount) : nil
+            if schema == .v2 {
+                json.beginArray(compact: true)
+                json.string(row.apiKey)
+                json.string(row.model)
+                json.string(row.provider)
+                writeCounterValues(counters, to: &json)
+                json.number(latencyMean)
+                json.endArray()
+            } else {
+                json.beginObject(compact: true)
+                json.field("api_key")
+                json.string(row.apiKey)
+                json.field("model")
+                json.string(row.model)
+                json.field("provider")
+                json.string(row.provider)
+                writeCounterMembers(counters, to: &json)
+                json.field("latency_ms_mean")
+                json.number(latencyMean)
+                json.endObject()
+            }
             if json.bytes.count >= threshold { try drain(&json) }
         }
         json.endArray()
@@ -284,6 +341,24 @@ public enum SnapshotEncoder {
         json.field("web_search_output_tokens")
         json.integer(counters.webSearchOutputTokens)
         json.field("cost_usd")
+        json.nanoDecimal(counters.costNanoUSD)
+    }
+
+    /// COUNTERS as values of an array the caller has opened, in the order of `counterColumns`.
+    private static func writeCounterValues(_ counters: CounterValues, to json: inout JSONWriter) {
+        json.integer(counters.requests)
+        json.integer(counters.succeeded)
+        json.integer(counters.failed)
+        json.integer(counters.inputTokens)
+        json.integer(counters.outputTokens)
+        json.integer(counters.totalTokens)
+        json.integer(counters.cachedTokens)
+        json.integer(counters.cacheWriteTokens)
+        json.integer(counters.reasoningTokens)
+        json.integer(counters.webSearchRequests)
+        json.integer(counters.webSearchCalls)
+        json.integer(counters.webSearchInputTokens)
+        json.integer(counters.webSearchOutputTokens)
         json.nanoDecimal(counters.costNanoUSD)
     }
 

@@ -99,15 +99,18 @@ public struct SnapshotWriter: Sendable {
     public let directory: String
     /// The permission bits given to every file written (0640 by default).
     public let fileMode: UInt16
+    /// The bucket file layout written.
+    public let schema: SnapshotEncoder.SchemaVersion
 
     /// Makes a writer for `directory`, creating it (with its parents) and its `day/`, `week/` and
     /// `month/` folders if they are missing. Directories it creates get the file mode plus the
     /// search bit wherever the mode can read (0640 gives 0750).
     ///
     /// - Throws: ``SnapshotError`` when a directory cannot be created or a path is not a directory.
-    public init(directory: String, fileMode: UInt16 = 0o640) throws {
+    public init(directory: String, fileMode: UInt16 = 0o640, schema: SnapshotEncoder.SchemaVersion = .v2) throws {
         self.directory = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         self.fileMode = fileMode & 0o7777
+        self.schema = schema
         try createDirectories()
     }
 
@@ -138,7 +141,7 @@ public struct SnapshotWriter: Sendable {
         // Streamed in pieces of about 1 MiB: a bucket of many series never sits whole in memory.
         try writeFile(folder: join(report.period.rawValue), name: report.label + ".json") { descriptor, path in
             var json = JSONWriter(capacity: Self.drainThreshold + 64 * 1024)
-            try SnapshotEncoder.encode(report, into: &json, drainingAt: Self.drainThreshold) { json in
+            try SnapshotEncoder.encode(report, into: &json, schema: schema, drainingAt: Self.drainThreshold) { json in
                 try json.drain { try writeAll($0, to: descriptor, path: path) }
             }
             try json.drain { try writeAll($0, to: descriptor, path: path) }

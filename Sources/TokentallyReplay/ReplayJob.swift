@@ -130,7 +130,8 @@ public struct ReplayJob {
         let lock: DirectoryLock
         do {
             writer = try SnapshotWriter(
-                directory: configuration.snapshot.directory, fileMode: configuration.snapshot.fileMode)
+                directory: configuration.snapshot.directory, fileMode: configuration.snapshot.fileMode,
+                schema: configuration.snapshotSchema)
             // A daemon (or another replay) writing the same directory would interleave files of
             // two different countings.
             lock = try DirectoryLock(

@@ -22,8 +22,8 @@ struct SnapshotDirectory {
                     continue
                 }
                 let label = String(name.dropLast(5))
-                buckets[period, default: [:]][label] = try JSONReader.parse(
-                    try Data(contentsOf: folder.appendingPathComponent(name)))
+                buckets[period, default: [:]][label] = try BucketLayout.asV1(
+                    try JSONReader.parse(try Data(contentsOf: folder.appendingPathComponent(name))))
             }
         }
         return SnapshotDirectory(url: url, index: index, buckets: buckets, strayFiles: stray)
@@ -440,5 +440,44 @@ struct SnapshotComparison {
                 note("\(path).\(name): expected null (no latency), found \(found)")
             }
         }
+    }
+}
+
+/// Bucket files of `tokentally.bucket/v2` read as v1: the rows of `by_key` and `series` are
+/// arrays in the order of `columns`; this turns them back into objects, so that one comparison
+/// reads both layouts. The columns must be exactly those docs/snapshot-format.md lists.
+enum BucketLayout {
+    static let counterNames = [
+        "requests", "succeeded", "failed", "input_tokens", "output_tokens", "total_tokens", "cached_tokens",
+        "cache_write_tokens", "reasoning_tokens", "web_search_requests", "web_search_calls",
+        "web_search_input_tokens", "web_search_output_tokens", "cost_usd",
+    ]
+    static let seriesNames = ["api_key", "model", "provider"] + counterNames + ["latency_ms_mean"]
+
+    struct Mismatch: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func asV1(_ bucket: JSONValue) throws -> JSONValue {
+        guard bucket["schema"]?.stringValue == "tokentally.bucket/v2", var members = bucket.objectValue else {
+            return bucket
+        }
+        let columns = members.removeValue(forKey: "columns")
+        let keyColumns = columns?["by_key"]?.arrayValue?.compactMap(\.stringValue)
+        let seriesColumns = columns?["series"]?.arrayValue?.compactMap(\.stringValue)
+        guard keyColumns == counterNames, seriesColumns == seriesNames else {
+            throw Mismatch(description: "v2 columns are not the documented ones: \(String(describing: columns))")
+        }
+        func object(_ row: JSONValue, _ names: [String]) throws -> JSONValue {
+            guard let values = row.arrayValue, values.count == names.count else {
+                throw Mismatch(description: "a v2 row does not have \(names.count) values: \(row)")
+            }
+            return .object(Dictionary(uniqueKeysWithValues: zip(names, values)))
+        }
+        var byKey: [String: JSONValue] = [:]
+        for (key, row) in members["by_key"]?.objectValue ?? [:] { byKey[key] = try object(row, counterNames) }
+        members["by_key"] = .object(byKey)
+        members["series"] = .array(try (members["series"]?.arrayValue ?? []).map { try object($0, seriesNames) })
+        return .object(members)
     }
 }

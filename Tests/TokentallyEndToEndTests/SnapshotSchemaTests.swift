@@ -48,7 +48,46 @@ import Testing
                 buckets += try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
             }
             #expect(buckets.count >= 9 + 2 + 1)
-            #expect(try validate(buckets, schema: Self.schemas.appendingPathComponent("bucket.schema.json")) == [])
+            #expect(try validate(buckets, schema: Self.schemas.appendingPathComponent("bucket-v2.schema.json")) == [])
+            // v2 is not v1: its rows are arrays.
+            #expect(
+                try !validate([buckets[0]], schema: Self.schemas.appendingPathComponent("bucket.schema.json")).isEmpty)
+
+            // `snapshot.schema: 1` still writes v1 files, with the same content as the v2 ones.
+            let v1Snapshots = root.appendingPathComponent("snapshots-v1")
+            let v1Replay = try TokentallyBinary.run(
+                [
+                    "replay", "--no-journal", "--snapshot-dir", v1Snapshots.path, "--format", format, logs.path,
+                    root.appendingPathComponent("hostile.log").path,
+                ],
+                environment: ["TOKENTALLY_SNAPSHOT_SCHEMA": "1"])
+            #expect(v1Replay.status == 0, "\(v1Replay.summary)")
+            var v1Buckets: [URL] = []
+            for period in ["day", "week", "month"] {
+                let folder = v1Snapshots.appendingPathComponent(period)
+                v1Buckets += try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+            }
+            #expect(try validate(v1Buckets, schema: Self.schemas.appendingPathComponent("bucket.schema.json")) == [])
+            var v2Read = try SnapshotDirectory.load(from: snapshots).buckets
+            let v1Read = try SnapshotDirectory.load(from: v1Snapshots).buckets
+            for (period, files) in v2Read {
+                for label in files.keys {
+                    guard case .object(var members) = files[label]! else { continue }
+                    members["schema"] = .string("tokentally.bucket/v1")
+                    v2Read[period]![label] = .object(members)
+                }
+            }
+            for (period, files) in v1Read {
+                for (label, v1File) in files {
+                    let v2File = v2Read[period]?[label]
+                    // Everything but when each file was written.
+                    let differing = (v1File.objectValue ?? [:]).keys
+                        .filter { $0 != "generated_at" && v1File[$0] != v2File?[$0] }.sorted()
+                    #expect(differing.isEmpty, "\(period.rawValue)/\(label): v1 and v2 differ in \(differing)")
+                }
+            }
+            #expect(Set(v2Read.keys) == Set(v1Read.keys))
+
             let index = snapshots.appendingPathComponent("index.json")
             #expect(try validate([index], schema: Self.schemas.appendingPathComponent("index.schema.json")) == [])
             // The schema is not vacuous: a bucket file is not an index.

@@ -631,6 +631,7 @@ extension ConfigurationTests {
             "TOKENTALLY_SNAPSHOT_DIRECTORY": "/run/snapshots",
             "TOKENTALLY_SNAPSHOT_INTERVAL_SECONDS": "60",
             "TOKENTALLY_SNAPSHOT_FILE_MODE": "0600",
+            "TOKENTALLY_SNAPSHOT_SCHEMA": "1",
             "TOKENTALLY_STATE_DIRECTORY": "/run/state",
             "TOKENTALLY_STATE_COMMIT_INTERVAL_SECONDS": "1",
             "TOKENTALLY_JOURNAL_ENABLED": "true",
@@ -652,6 +653,7 @@ extension ConfigurationTests {
         #expect(configuration.snapshot.directory == "/run/snapshots")
         #expect(configuration.snapshot.intervalSeconds == 60)
         #expect(configuration.snapshot.fileMode == 0o600)
+        #expect(configuration.snapshot.schema == 1)
         #expect(configuration.state.directory == "/run/state")
         #expect(configuration.state.commitIntervalSeconds == 1)
         #expect(configuration.journal.enabled == true)
@@ -671,7 +673,7 @@ extension ConfigurationTests {
                 "TOKENTALLY_TIMEZONE", "TOKENTALLY_SECRET_PATTERN", "TOKENTALLY_HOST",
                 "TOKENTALLY_RETENTION_DAYS", "TOKENTALLY_RETENTION_WEEKS", "TOKENTALLY_RETENTION_MONTHS",
                 "TOKENTALLY_SNAPSHOT_DIRECTORY", "TOKENTALLY_SNAPSHOT_INTERVAL_SECONDS",
-                "TOKENTALLY_SNAPSHOT_FILE_MODE",
+                "TOKENTALLY_SNAPSHOT_FILE_MODE", "TOKENTALLY_SNAPSHOT_SCHEMA",
                 "TOKENTALLY_STATE_DIRECTORY", "TOKENTALLY_STATE_COMMIT_INTERVAL_SECONDS",
                 "TOKENTALLY_JOURNAL_ENABLED", "TOKENTALLY_JOURNAL_TOP",
                 "TOKENTALLY_LIMITS_MAX_LINE_BYTES", "TOKENTALLY_LIMITS_MAX_SERIES",
@@ -943,7 +945,7 @@ extension ConfigurationTests {
             "host: null  # not set: this machine's host name",
             "retention:", "  days: 62", "  weeks: 27", "  months: 25",
             "snapshot:", "  directory: /var/lib/tokentally/snapshots", "  interval_seconds: 10",
-            "  file_mode: \"0640\"",
+            "  file_mode: \"0640\"", "  schema: 2",
             "state:", "  directory: /var/lib/tokentally/state", "  commit_interval_seconds: 2",
             "journal:", "  enabled: true", "  top: 20",
             "limits:", "  max_line_bytes: 1048576", "  max_series: 1000000", "  max_future_seconds: 86400",

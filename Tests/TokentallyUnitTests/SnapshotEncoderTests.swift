@@ -170,9 +170,41 @@ private func utf8(_ value: Any?) throws -> [UInt8] { Array(try #require(value as
 
 // MARK: - Bucket files
 
+/// v2 holds the values v1 holds: each `by_key` and `series` row, read by the names in
+/// `columns`, is the v1 row's object; every other member is the same.
+@Test func v2RowsAreV1RowsInTheOrderOfColumns() throws {
+    let report = SnapshotFixtures.report(seriesCount: 40)
+    var v1 = try SnapshotFixtures.parse(SnapshotEncoder.encode(report, schema: .v1))
+    var v2 = try SnapshotFixtures.parse(SnapshotEncoder.encode(report))
+    #expect(v2["schema"] as? String == "tokentally.bucket/v2")
+    let columns = try object(v2.removeValue(forKey: "columns"))
+    let keyColumns = try #require(columns["by_key"] as? [String])
+    let seriesColumns = try #require(columns["series"] as? [String])
+    #expect(seriesColumns == ["api_key", "model", "provider"] + keyColumns + ["latency_ms_mean"])
+    let v1Series = try #require(v1.removeValue(forKey: "series") as? [[String: Any]])
+    let v2Series = try #require(v2.removeValue(forKey: "series") as? [[Any]])
+    #expect(v1Series.count == 40 && v2Series.count == 40)
+    for (old, new) in zip(v1Series, v2Series) {
+        #expect(Set(old.keys) == Set(seriesColumns))
+        let named = NSDictionary(dictionary: Dictionary(uniqueKeysWithValues: zip(seriesColumns, new)))
+        #expect(named.isEqual(to: old), "\(new) is not \(old)")
+    }
+    let v1Keys = try object(v1.removeValue(forKey: "by_key"))
+    let v2Keys = try object(v2.removeValue(forKey: "by_key"))
+    #expect(Set(v1Keys.keys) == Set(v2Keys.keys) && !v1Keys.isEmpty)
+    for (key, old) in v1Keys {
+        let row = try array(v2Keys[key])
+        let named = NSDictionary(dictionary: Dictionary(uniqueKeysWithValues: zip(keyColumns, row)))
+        #expect(named.isEqual(to: try object(old)), "by_key[\(key)]")
+    }
+    v1.removeValue(forKey: "schema")
+    v2.removeValue(forKey: "schema")
+    #expect(NSDictionary(dictionary: v1).isEqual(to: v2), "members other than the rows differ")
+}
+
 @Test func bucketFileParsesAndCarriesEveryValue() throws {
     let report = SnapshotFixtures.report()
-    let document = try SnapshotFixtures.parse(SnapshotEncoder.encode(report))
+    let document = try SnapshotFixtures.parse(SnapshotEncoder.encode(report, schema: .v1))
 
     #expect(document["schema"] as? String == "tokentally.bucket/v1")
     #expect(document["period"] as? String == "day")
@@ -266,7 +298,7 @@ private func utf8(_ value: Any?) throws -> [UInt8] { Array(try #require(value as
 @Test func membersAreWrittenInTheDocumentedOrderWithOneSeriesRowPerLine() throws {
     var report = SnapshotFixtures.report(seriesCount: 2)
     report.series[1].counters.latencyCount = 0
-    let text = String(decoding: SnapshotEncoder.encode(report), as: UTF8.self)
+    let text = String(decoding: SnapshotEncoder.encode(report, schema: .v1), as: UTF8.self)
 
     // The whole row, exactly: COUNTERS in order, then latency_ms_mean.
     let row =
@@ -317,7 +349,7 @@ private func utf8(_ value: Any?) throws -> [UInt8] { Array(try #require(value as
     var report = SnapshotFixtures.report(seriesCount: 0, models: hostile)
     report.host = hostile.joined()
     report.series = hostile.map { SeriesReport(apiKey: $0, model: $0, provider: $0, counters: CounterValues()) }
-    let bytes = SnapshotEncoder.encode(report)
+    let bytes = SnapshotEncoder.encode(report, schema: .v1)
 
     // No raw control byte but the layout's newlines, and no raw U+2028 / U+2029.
     #expect(!bytes.contains { $0 < 0x20 && $0 != 0x0A })
@@ -391,7 +423,7 @@ func successRateIsRoundedToSixDecimals(succeeded: UInt64, requests: UInt64, expe
     report.totals = SnapshotFixtures.emptyRollup
     report.series[0].counters.latencyCount = 0
     report.highlights = HighlightsReport()
-    let document = try SnapshotFixtures.parse(SnapshotEncoder.encode(report))
+    let document = try SnapshotFixtures.parse(SnapshotEncoder.encode(report, schema: .v1))
 
     let totals = try object(document["totals"])
     #expect(isNull(totals["success_rate"]))
@@ -421,7 +453,7 @@ func successRateIsRoundedToSixDecimals(succeeded: UInt64, requests: UInt64, expe
     report.byProvider = []
     report.byModelProvider = []
     report.byKey = []
-    let text = String(decoding: SnapshotEncoder.encode(report), as: UTF8.self)
+    let text = String(decoding: SnapshotEncoder.encode(report, schema: .v1), as: UTF8.self)
     #expect(text.contains(#""by_model": {},"#))
     #expect(text.contains(#""by_model_provider": [],"#))
     #expect(text.contains(#""series": [],"#))
@@ -535,9 +567,15 @@ func successRateIsRoundedToSixDecimals(succeeded: UInt64, requests: UInt64, expe
     week.period = .week
     week.label = "2026-W48"
     let documents: [(name: String, bytes: [UInt8], schema: String)] = [
-        ("bucket.json", SnapshotEncoder.encode(SnapshotFixtures.report(seriesCount: 50)), "bucket.schema.json"),
-        ("empty.json", SnapshotEncoder.encode(empty), "bucket.schema.json"),
-        ("week.json", SnapshotEncoder.encode(week), "bucket.schema.json"),
+        (
+            "bucket.json", SnapshotEncoder.encode(SnapshotFixtures.report(seriesCount: 50), schema: .v1),
+            "bucket.schema.json"
+        ),
+        ("empty.json", SnapshotEncoder.encode(empty, schema: .v1), "bucket.schema.json"),
+        ("week.json", SnapshotEncoder.encode(week, schema: .v1), "bucket.schema.json"),
+        ("bucket-v2.json", SnapshotEncoder.encode(SnapshotFixtures.report(seriesCount: 50)), "bucket-v2.schema.json"),
+        ("empty-v2.json", SnapshotEncoder.encode(empty), "bucket-v2.schema.json"),
+        ("week-v2.json", SnapshotEncoder.encode(week), "bucket-v2.schema.json"),
         ("index.json", SnapshotEncoder.encode(SnapshotFixtures.index()), "index.schema.json"),
         (
             "index-empty.json",
@@ -561,17 +599,20 @@ enum SchemaBreakage: String, CaseIterable, Sendable {
     case unknownFieldInSeriesRow, performanceInByKeyEntry, figureInEmptyDistribution
     case nullFigureInMeasuredDistribution, weekLabelOnDayBucket, timeWithOffset, successRateAboveOne
     case lateDroppedMissingAPeriod, unknownFileField, impossibleBucketLabel
+    case v2RowTooShort, v2CounterAsString, v2ColumnsReordered
 
     var schema: String {
         switch self {
         case .lateDroppedMissingAPeriod, .unknownFileField, .impossibleBucketLabel: "index.schema.json"
+        case .v2RowTooShort, .v2CounterAsString, .v2ColumnsReordered: "bucket-v2.schema.json"
         default: "bucket.schema.json"
         }
     }
 
     var validDocument: [UInt8] {
         schema == "index.schema.json"
-            ? SnapshotEncoder.encode(SnapshotFixtures.index()) : SnapshotEncoder.encode(SnapshotFixtures.report())
+            ? SnapshotEncoder.encode(SnapshotFixtures.index())
+            : SnapshotEncoder.encode(SnapshotFixtures.report(), schema: schema == "bucket-v2.schema.json" ? .v2 : .v1)
     }
 
     func apply(to document: inout [String: Any]) {
@@ -621,6 +662,22 @@ enum SchemaBreakage: String, CaseIterable, Sendable {
                 status["files"] = files
             }
         case .impossibleBucketLabel: document["buckets"] = ["day": ["2026-13-01"], "week": [], "month": []]
+        case .v2RowTooShort:
+            var series = document["series"] as! [[Any]]
+            series[0].removeLast()
+            document["series"] = series
+        case .v2CounterAsString:
+            change("by_key") { byKey in
+                var row = byKey["key_0"] as! [Any]
+                row[0] = "18"
+                byKey["key_0"] = row
+            }
+        case .v2ColumnsReordered:
+            change("columns") { columns in
+                var names = columns["by_key"] as! [String]
+                names.swapAt(0, 1)
+                columns["by_key"] = names
+            }
         }
     }
 }
@@ -654,7 +711,7 @@ func schemaRejectsABrokenDocument(breakage: SchemaBreakage) throws {
     let elapsed = clock.measure { bytes = SnapshotEncoder.encode(report) }
     print("encoded a bucket with 100000 series, \(bytes.count) bytes, in \(elapsed)")
     let text = String(decoding: bytes, as: UTF8.self)
-    #expect(text.split(separator: "\n").filter { $0.hasPrefix("    {\"api_key\": ") }.count == 100_000)
+    #expect(text.split(separator: "\n").filter { $0.hasPrefix("    [\"key_") }.count == 100_000)
     let document = try SnapshotFixtures.parse(bytes)
     #expect(try array(document["series"]).count == 100_000)
 }

@@ -66,7 +66,7 @@ private func report(_ period: Period, _ label: String, generatedAt: Int64 = Snap
     // The files written are the ones the schemas describe.
     #expect(
         try SnapshotFixtures.validate(
-            file: directory + "/day/2026-11-28.json", schema: SnapshotFixtures.schemaPath("bucket.schema.json")
+            file: directory + "/day/2026-11-28.json", schema: SnapshotFixtures.schemaPath("bucket-v2.schema.json")
         ).valid)
     #expect(
         try SnapshotFixtures.validate(
@@ -138,7 +138,7 @@ private final class RewritingThread: Sendable {
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let writer = try SnapshotWriter(directory: directory)
     let versions = [SnapshotFixtures.report(seriesCount: 1000), SnapshotFixtures.report(seriesCount: 3)]
-    let encoded = versions.map(SnapshotEncoder.encode)
+    let encoded = versions.map { SnapshotEncoder.encode($0) }
     try writer.write(versions[0])
     let path = directory + "/day/2026-11-28.json"
 

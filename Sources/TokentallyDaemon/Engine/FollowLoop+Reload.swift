@@ -62,7 +62,8 @@ extension FollowLoop {
     private func replacePublisher(for new: Configuration) throws(CommandError) {
         outbox.drain()
         do {
-            let writer = try SnapshotWriter(directory: new.snapshot.directory, fileMode: new.snapshot.fileMode)
+            let writer = try SnapshotWriter(
+                directory: new.snapshot.directory, fileMode: new.snapshot.fileMode, schema: new.snapshotSchema)
             if writer.directory != snapshotLock.directory {
                 snapshotLock = try DirectoryLock(
                     directory: writer.directory, name: SnapshotWriter.lockFileName, setting: "snapshot.directory")

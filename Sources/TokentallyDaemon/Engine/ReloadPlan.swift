@@ -51,6 +51,7 @@ struct ReloadPlan: Equatable, Sendable {
         if old.limits != new.limits { changes.insert(.limits) }
         if old.retention != new.retention { changes.insert(.retention) }
         if old.snapshot.directory != new.snapshot.directory || old.snapshot.fileMode != new.snapshot.fileMode
+            || old.snapshot.schema != new.snapshot.schema
             || old.host != new.host || old.highlights != new.highlights
         {
             changes.insert(.snapshotOutput)
