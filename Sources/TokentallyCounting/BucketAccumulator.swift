@@ -40,6 +40,11 @@ package final class BucketAccumulator {
         package var provider: Int32
     }
 
+    /// With `UsageCounters.tracksChanges`: the cells changed since the last state commit, once
+    /// each, and a flag per cell saying whether it is listed.
+    @exclusivity(unchecked) private var changedFlags: [Bool] = []
+    @exclusivity(unchecked) private(set) var changedCells: [Int32] = []
+
     init(period: Period, ordinal: Int32) {
         self.period = period
         self.ordinal = ordinal
@@ -52,6 +57,23 @@ package final class BucketAccumulator {
         cellSeries.append(series)
         cellBySeries[series] = Int32(cell)
         return cell
+    }
+
+    /// Lists `cell` among those changed since the last commit.
+    @inline(__always)
+    func markChanged(_ cell: Int) {
+        if cell >= changedFlags.count {
+            changedFlags.append(contentsOf: repeatElement(false, count: max(cell + 1 - changedFlags.count, 1024)))
+        }
+        guard !changedFlags[cell] else { return }
+        changedFlags[cell] = true
+        changedCells.append(Int32(cell))
+    }
+
+    /// Forgets the changed cells: they were committed.
+    func clearChanges() {
+        for cell in changedCells { changedFlags[Int(cell)] = false }
+        changedCells.removeAll(keepingCapacity: true)
     }
 
     @inline(__always)
@@ -193,6 +215,24 @@ extension BucketAccumulator {
             writer.write(series)
             cells[index].encode(into: &writer)
         }
+        encodeSummaries(into: &writer)
+    }
+
+    /// Like `encode`, with only the cells changed since the last commit (absolute values, so
+    /// that applying them again changes nothing). The summaries are written whole.
+    func encodeChanges(into writer: inout StateWriter) {
+        writer.write(UInt8(period.ordinal))
+        writer.write(ordinal)
+        writer.write(UInt32(changedCells.count))
+        for cell in changedCells {
+            writer.write(cellSeries[Int(cell)])
+            cells[Int(cell)].encode(into: &writer)
+        }
+        encodeSummaries(into: &writer)
+    }
+
+    /// The performance rollups and the fastest and slowest request.
+    private func encodeSummaries(into writer: inout StateWriter) {
         performance.total.encode(into: &writer)
         for group in [performance.byModel, performance.byProvider, performance.byPair] {
             writer.write(UInt32(group.count))
@@ -215,6 +255,22 @@ extension BucketAccumulator {
         let periodIndex = Int(try reader.readUInt8())
         guard periodIndex < Period.allCases.count else { throw StateDecodingError("bad period \(periodIndex)") }
         let bucket = BucketAccumulator(period: Period.allCases[periodIndex], ordinal: try reader.read(Int32.self))
+        try bucket.apply(from: &reader, seriesCount: seriesCount)
+        return bucket
+    }
+
+    /// The period and ordinal that begin a bucket's record.
+    static func decodePlace(from reader: inout StateReader) throws(StateDecodingError) -> (period: Int, ordinal: Int32)
+    {
+        let periodIndex = Int(try reader.readUInt8())
+        guard periodIndex < Period.allCases.count else { throw StateDecodingError("bad period \(periodIndex)") }
+        return (periodIndex, try reader.read(Int32.self))
+    }
+
+    /// Reads the cells and summaries that follow a bucket's place (`encode` or
+    /// `encodeChanges`): each cell's values replace the cell's, and the summaries replace these.
+    func apply(from reader: inout StateReader, seriesCount: Int) throws(StateDecodingError) {
+        let bucket = self
         let cellCount = try reader.readCount(minimumItemSize: 124)
         for _ in 0..<cellCount {
             let series = try reader.read(Int32.self)
@@ -246,6 +302,5 @@ extension BucketAccumulator {
                     provider: try reader.read(Int32.self)))
         }
         bucket.restoreRequests(fastest: requests[0], slowest: requests[1])
-        return bucket
     }
 }

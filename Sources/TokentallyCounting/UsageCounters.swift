@@ -49,30 +49,36 @@ public final class UsageCounters {
     @exclusivity(unchecked) package private(set) var pairs: [(model: Int32, provider: Int32)] = []
 
     // Buckets by period (index = Period ordinal) and ordinal.
-    @exclusivity(unchecked) private var buckets: [[Int32: BucketAccumulator]] = [[:], [:], [:]]
+    @exclusivity(unchecked) var buckets: [[Int32: BucketAccumulator]] = [[:], [:], [:]]
     /// Per period, the newest bucket any record reached, and the retention anchor: the newest
     /// bucket reached by a record other than the single newest one (the second-newest record's
     /// bucket). Retention counts back from the anchor, so no single record, however far ahead
     /// its time (a clock glitch, a mistyped year), can push the other buckets out: it is counted
     /// in its own bucket, and only a second record at or beyond a bucket moves the window there.
     /// `.min` until the records needed have come.
-    @exclusivity(unchecked) private var newestOrdinal: [Int32] = [.min, .min, .min]
-    @exclusivity(unchecked) private var anchorOrdinal: [Int32] = [.min, .min, .min]
+    @exclusivity(unchecked) var newestOrdinal: [Int32] = [.min, .min, .min]
+    @exclusivity(unchecked) var anchorOrdinal: [Int32] = [.min, .min, .min]
     /// Per series, per period (index `series × 3 + period`): the bucket ordinal and cell index it
     /// last touched, so the common case (same day as the series' previous request) needs no
     /// hashing.
     @exclusivity(unchecked) private var lastCell: [UInt64] = []
-    @exclusivity(unchecked) private var hotBucket: [BucketAccumulator?] = [nil, nil, nil]
+    @exclusivity(unchecked) var hotBucket: [BucketAccumulator?] = [nil, nil, nil]
     @exclusivity(unchecked) private var cachedNameRanks: NameRanks?
     /// Day buckets whose `unfoldedByPair` holds something.
     @exclusivity(unchecked) private var daysToFold: [BucketAccumulator] = []
 
     /// Events older than retention, by period index (day, week, month).
-    @exclusivity(unchecked) public private(set) var lateDropped: [UInt64] = [0, 0, 0]
+    @exclusivity(unchecked) public internal(set) var lateDropped: [UInt64] = [0, 0, 0]
     /// Records counted under `__overflow__` because the series limit was reached.
-    @exclusivity(unchecked) public private(set) var overflowRecords: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var overflowRecords: UInt64 = 0
     /// Records counted.
-    @exclusivity(unchecked) public private(set) var recordsCounted: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var recordsCounted: UInt64 = 0
+
+    /// Whether buckets keep the cells changed since the last state commit, so that a commit can
+    /// write only those (`encodeChanges`). The daemon turns it on; replay commits nothing.
+    @exclusivity(unchecked) public var tracksChanges = false
+    /// What existed at the last state commit (`markCommitted`).
+    @exclusivity(unchecked) var committed = CommitMark()
 
     public init(calendar: BucketCalendar, retention: RetentionConfiguration, maxSeries: Int, redactor: KeyRedactor) {
         self.calendar = calendar
@@ -126,6 +132,7 @@ public final class UsageCounters {
         }
         let cell = cellIndex(bucket, series: series, period: period)
         bucket.cells.pointer(cell).pointee.add(record)
+        if tracksChanges { bucket.markChanged(cell) }
         if !record.latencyMs.isNaN {
             bucket.noteRequest(record, model: dimensions.model, provider: dimensions.provider)
         }
@@ -274,7 +281,7 @@ public final class UsageCounters {
         }!
     }
 
-    private func keyID(named name: String) -> Int32 {
+    func keyID(named name: String) -> Int32 {
         if let id = keyIDByName[name] { return id }
         let id = Int32(keyNames.count)
         keyNames.append(name)
@@ -282,19 +289,19 @@ public final class UsageCounters {
         return id
     }
 
-    private func internModel(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+    func internModel(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         let id = models.intern(bytes)
         if Int(id) == modelNames.count { modelNames.append(models.string(id)) }
         return id
     }
 
-    private func internProvider(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+    func internProvider(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         let id = providers.intern(bytes)
         if Int(id) == providerNames.count { providerNames.append(providers.string(id)) }
         return id
     }
 
-    private func series(key: Int32, model: Int32, provider: Int32) -> Int32 {
+    func series(key: Int32, model: Int32, provider: Int32) -> Int32 {
         if let existing = seriesIndex.find(key: key, model: model, provider: provider, in: seriesDimensions) {
             return existing
         }

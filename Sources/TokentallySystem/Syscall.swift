@@ -53,6 +53,24 @@ public enum Syscall {
         return nil
     }
 
+    /// Reads exactly `buffer.count` bytes at `offset` (`pread(2)` until done): true when it
+    /// could, false at the end of the file first, or the error.
+    public static func preadFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64)
+        -> Result<Bool, Errno>
+    {
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .failure(.current)
+            }
+            if n == 0 { return .success(false) }
+            done += n
+        }
+        return .success(true)
+    }
+
     /// Writes all of `bytes` at `offset` (`pwrite(2)` until done); nil on success.
     public static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Errno? {
         var written = 0

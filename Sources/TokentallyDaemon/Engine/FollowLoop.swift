@@ -88,6 +88,8 @@ public final class FollowLoop: @unchecked Sendable {
         self.journal = JournalPublisher(sink: journal, settings: configuration.journal, logger: logger)
         schedule = Schedule(settings: Self.scheduleSettings(configuration, notifier), now: MonotonicClock.seconds())
         ingestor = try configuration.makeIngestor(parserThreads: Self.parserThreads, logger: logger)
+        // Commits append what changed to the state journal (`StateCommitter`).
+        ingestor.counters.tracksChanges = true
         counters = ingestor.counters
         follower = FileFollower(
             inputs: configuration.inputs, ingestor: ingestor, opener: opener, logger: logger,

@@ -67,6 +67,37 @@ struct Checkpoint: Equatable, Sendable {
         return Checkpoint(commitTime: commitTime, inputs: inputs, files: files)
     }
 
+    /// A journal record (`StateJournal`): the same fields as `encode`, with the counters of what
+    /// changed since the last commit (`UsageCounters.encodeChanges`) instead of all of them.
+    func encodeChanges(lines ingestor: LogIngestor, into writer: inout StateWriter) {
+        writer.write(commitTime)
+        let inputs = self.inputs ?? []
+        writer.write(UInt32(inputs.count))
+        for input in inputs { writer.write(input) }
+        ingestor.encode(into: &writer)
+        ingestor.counters.encodeChanges(into: &writer)
+        writer.write(UInt32(files.count))
+        for record in files { record.encode(into: &writer) }
+    }
+
+    /// Applies a journal record of `encodeChanges` to `ingestor`, restored to the commit before
+    /// it, and returns the record's checkpoint.
+    static func decodeChanges(from reader: inout StateReader, into ingestor: LogIngestor) throws(StateDecodingError)
+        -> Checkpoint
+    {
+        let commitTime = try reader.read(Int64.self)
+        let count = try reader.readCount(minimumItemSize: 4)
+        var globs: [String] = []
+        for _ in 0..<count { globs.append(try reader.readString()) }
+        try ingestor.restore(from: &reader)
+        try ingestor.counters.applyChanges(from: &reader)
+        let fileCount = try reader.readCount(minimumItemSize: 40)
+        var files: [FileRecord] = []
+        for _ in 0..<fileCount { files.append(try FileRecord.decode(from: &reader, formatVersion: formatVersion)) }
+        try reader.finish()
+        return Checkpoint(commitTime: commitTime, inputs: globs, files: files)
+    }
+
     /// Why this checkpoint must not be resumed by a configuration with inputs `configured`, or
     /// nil: it was committed for inputs that share nothing with them (no glob in common, and
     /// none of its files matched by a configured glob). That is a configuration copied for

@@ -9,10 +9,22 @@ import TokentallySystem
 /// health shown in the status. A failed commit is logged at most once a minute while it keeps
 /// failing, and retried at the next interval.
 ///
+/// Most commits append what changed since the commit before to `state.journal` (`StateJournal`),
+/// so that their cost follows the lines read, not the state's size. A full `state.bin` is written
+/// at the first commit, after a failed one, and whenever the journal has grown as large as the
+/// last full state (and at least `minimumCompactionBytes`); the journal then starts over.
+///
 /// Used by the follow loop's thread only.
 final class StateCommitter {
     let store: StateStore
+    let journal: StateJournal
     private var lock: DirectoryLock
+    /// The size of the last full state file's payload: the journal is compacted into a new
+    /// full state once it holds about as much.
+    private var fullStateBytes: UInt64 = 0
+    static let minimumCompactionBytes: UInt64 = 64 << 20
+    /// Bytes the commits wrote, full and journal, for the status and benchmarks.
+    private(set) var bytesWritten = CommitBytes()
     private let logger: Logger
     private(set) var health = OperationHealth()
     private var errorLog = RateLimiter(interval: 60)
@@ -25,6 +37,7 @@ final class StateCommitter {
         self.logger = logger
         do {
             store = try StateStore(directory: directory)
+            journal = StateJournal(directory: directory)
             lock = try DirectoryLock(directory: directory, name: "lock", setting: "state.directory")
         } catch {
             throw .io("\(error)")
@@ -38,12 +51,28 @@ final class StateCommitter {
         let loaded: StateReader?
         do { loaded = try store.load() } catch { throw .io(error.description) }
         guard var reader = loaded else { return nil }
-        let checkpoint: Checkpoint
+        var checkpoint: Checkpoint
         do {
             checkpoint = try Checkpoint.decode(from: &reader, into: ingestor)
         } catch {
             throw .io("\(store.path): the state cannot be used: \(error); \(StateError.rebuildHint)")
         }
+        if let header = store.committedHeader() {
+            fullStateBytes = header.length
+            do {
+                let records = try journal.load(base: header.checksum) { payload in
+                    var record = StateReader(payload)
+                    record.formatVersion = Checkpoint.formatVersion
+                    checkpoint = try Checkpoint.decodeChanges(from: &record, into: ingestor)
+                }
+                if records > 0 {
+                    logger.info("applied the state journal", metadata: ["commits": "\(records)"])
+                }
+            } catch {
+                throw .io("\(journal.path): the state journal cannot be used: \(error); \(StateError.rebuildHint)")
+            }
+        }
+        ingestor.counters.markCommitted()
         lastCommitTime = checkpoint.commitTime
         return checkpoint
     }
@@ -64,9 +93,27 @@ final class StateCommitter {
     func commit(_ checkpoint: Checkpoint, lines ingestor: LogIngestor, signature: [UInt64]) -> Bool {
         let now = checkpoint.commitTime
         do {
-            try store.commit { writer in checkpoint.encode(lines: ingestor, into: &writer) }
+            if journal.isUsable && journal.size < max(Self.minimumCompactionBytes, fullStateBytes) {
+                var writer = StateWriter(capacity: 1 << 16)
+                checkpoint.encodeChanges(lines: ingestor, into: &writer)
+                do { try journal.append(writer.bytes) } catch {
+                    throw StateError(
+                        code: .ioFailed, path: journal.path,
+                        message: "cannot append: \(error); \(StateStore.advice(forErrno: error.code))")
+                }
+                bytesWritten.journal &+= UInt64(writer.bytes.count + 16)
+            } else {
+                let written = try store.commit { writer in checkpoint.encode(lines: ingestor, into: &writer) }
+                fullStateBytes = written.length
+                bytesWritten.full &+= written.length
+                // The full state holds everything: a journal that cannot start over is only
+                // unusable (the next commit is full again), and an old one follows another state.
+                do { try journal.startOver(base: written.checksum) } catch {
+                    logger.warning("cannot start the state journal; commits stay full", metadata: ["error": "\(error)"])
+                }
+            }
         } catch {
-            health.failed(at: now, error.description)
+            health.failed(at: now, "\(error)")
             let (allowed, held) = errorLog.allow()
             if allowed {
                 logger.error(
@@ -88,8 +135,15 @@ final class StateCommitter {
                 lock = relocked
             }
         }
+        ingestor.counters.markCommitted()
         lastSignature = signature
         lastCommitTime = now
         return true
     }
+}
+
+/// Bytes written by commits since the daemon started.
+struct CommitBytes: Equatable, Sendable {
+    var full: UInt64 = 0
+    var journal: UInt64 = 0
 }

@@ -184,7 +184,7 @@ struct StateStore: Sendable {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
             }
-            guard name.hasPrefix(".state.bin.tmp") else { continue }
+            guard name.hasPrefix(".state.bin.tmp") || name.hasPrefix("." + StateJournal.name + ".tmp") else { continue }
             if unlink(directory + "/" + name) == 0 { removed.append(name) }
         }
         return removed
@@ -196,7 +196,11 @@ struct StateStore: Sendable {
     /// failure the temporary file is removed (it would hold the free space of a full disk until
     /// the next try) and the old state stays as it was. A state directory removed while the
     /// daemon runs is made again.
-    func commit(_ encode: (inout StateWriter) -> Void) throws(StateError) {
+    /// Returns the payload's checksum and length, which the state journal records as the state
+    /// it follows.
+    @discardableResult
+    func commit(_ encode: (inout StateWriter) -> Void) throws(StateError) -> (checksum: UInt64, length: UInt64) {
+        var written: (checksum: UInt64, length: UInt64) = (0, 0)
         do {
             try AtomicFile.write(
                 directory: directory, name: "state.bin", mode: 0o640,
@@ -214,6 +218,7 @@ struct StateStore: Sendable {
                 header.write(Self.version)
                 header.write(sink.checksum.length)
                 header.write(sink.checksum.value)
+                written = (sink.checksum.value, sink.checksum.length)
                 if let error = header.bytes.withUnsafeBytes({ Syscall.pwriteAll(fd, $0, at: UInt64(Self.magic.count)) })
                 {
                     throw error
@@ -223,6 +228,24 @@ struct StateStore: Sendable {
             let code = (error.cause as? Errno)?.code ?? error.errno.code
             throw failure("cannot \(error.step.rawValue) \(error.path)", errno: code)
         }
+        return written
+    }
+
+    /// The payload checksum and length in the committed file's header, or nil when there is no
+    /// readable header (`load` says why).
+    func committedHeader() -> (checksum: UInt64, length: UInt64)? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: Self.headerSize)
+        guard case .success(true) = header.withUnsafeMutableBytes({ Syscall.preadFully(fd, into: $0, at: 0) }),
+            Array(header[..<Self.magic.count]) == Self.magic
+        else { return nil }
+        var reader = StateReader(Array(header[(Self.magic.count + 4)...]))
+        guard let length = try? reader.read(UInt64.self), let checksum = try? reader.read(UInt64.self) else {
+            return nil
+        }
+        return (checksum, length)
     }
 
     /// The temporary file a commit streams its payload into, checksumming it on the way.
