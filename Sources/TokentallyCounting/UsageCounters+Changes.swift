@@ -127,6 +127,12 @@ extension UsageCounters {
         recordsCounted = try reader.read(UInt64.self)
     }
 
+    /// Cells changed since the last commit, in all buckets: about 130 bytes each in a journal
+    /// record.
+    public var changedCellCount: Int {
+        buckets.reduce(0) { sum, period in period.values.reduce(sum) { $0 + $1.changedCells.count } }
+    }
+
     /// Marks everything as committed: the next `encodeChanges` writes what changes after now.
     public func markCommitted() {
         committed = CommitMark(

@@ -80,6 +80,25 @@ private func add(_ counters: UsageCounters, ts: String, key: String = "k", model
                 == ["2026-11-26", "2026-11-27", "2026-11-28"])
     }
 
+    /// While following, a bucket of many rows is rewritten only after its rows × the pacing
+    /// have passed; small ones and a stop's final snapshot are not held back.
+    @Test func bigBucketsWaitInProportionToTheirRows() throws {
+        let counters = try counters()
+        add(counters, ts: "2026-11-20T10:00:00Z")
+        var tracker = ChangeTracker()
+        let day = try #require(tracker.changedBuckets(in: counters).first { $0.period == .day })
+        let week = try #require(tracker.changedBuckets(in: counters).first { $0.period == .week })
+        tracker.noteWritten(day, at: counters.changeSequence, rows: 300_000, time: 1_000)
+        tracker.noteWritten(week, at: counters.changeSequence, rows: 10, time: 1_000)
+        add(counters, ts: "2026-11-20T11:00:00Z")
+        let wait = Int64((300_000 * ChangeTracker.pacingSecondsPerRow).rounded(.up))
+        #expect(!tracker.changedBuckets(in: counters, pacedAt: 1_001).contains(day))
+        #expect(tracker.changedBuckets(in: counters, pacedAt: 1_001).contains(week))
+        #expect(!tracker.changedBuckets(in: counters, pacedAt: 1_000 + wait - 1).contains(day))
+        #expect(tracker.changedBuckets(in: counters, pacedAt: 1_000 + wait).contains(day))
+        #expect(tracker.changedBuckets(in: counters).contains(day))
+    }
+
     @Test func onlyChangedBucketsAreDirty() throws {
         let counters = try counters()
         add(counters, ts: "2026-11-20T10:00:00Z")

@@ -85,7 +85,9 @@ extension FollowLoop {
             outbox.drain()
         }
         let now = WallClock.seconds()
-        if beginsNew || final { snapshots.pending = snapshots.tracker.changedBuckets(in: counters) }
+        if beginsNew || final {
+            snapshots.pending = snapshots.tracker.changedBuckets(in: counters, pacedAt: final ? nil : now)
+        }
         repeat {
             if final { outbox.drain() }
             let batch = snapshots.nextBatch(

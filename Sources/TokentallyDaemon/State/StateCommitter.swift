@@ -11,8 +11,9 @@ import TokentallySystem
 ///
 /// Most commits append what changed since the commit before to `state.journal` (`StateJournal`),
 /// so that their cost follows the lines read, not the state's size. A full `state.bin` is written
-/// at the first commit, after a failed one, and whenever the journal has grown as large as the
-/// last full state (and at least `minimumCompactionBytes`); the journal then starts over.
+/// at the first commit, after a failed one, whenever the journal has grown as large as the last
+/// full state (and at least `minimumCompactionBytes`), and when the changes are half the state
+/// or more (catching up); the journal then starts over.
 ///
 /// Used by the follow loop's thread only.
 final class StateCommitter {
@@ -93,7 +94,11 @@ final class StateCommitter {
     func commit(_ checkpoint: Checkpoint, lines ingestor: LogIngestor, signature: [UInt64]) -> Bool {
         let now = checkpoint.commitTime
         do {
-            if journal.isUsable && journal.size < max(Self.minimumCompactionBytes, fullStateBytes) {
+            // A record of most of the state (catching up) is no cheaper than the state itself.
+            let recordBytes = UInt64(ingestor.counters.changedCellCount) * 130
+            if journal.isUsable && journal.size < max(Self.minimumCompactionBytes, fullStateBytes)
+                && recordBytes < fullStateBytes / 2
+            {
                 var writer = StateWriter(capacity: 1 << 16)
                 checkpoint.encodeChanges(lines: ingestor, into: &writer)
                 do { try journal.append(writer.bytes) } catch {
