@@ -35,6 +35,28 @@ private struct CellOrder: Comparable {
     }
 }
 
+/// Counter sums by a dense id (a model's, a provider's, a pair's), and which ids were used.
+private struct DenseSums {
+    var sums: [CounterValues]
+    var seen: [Bool]
+
+    init(count: Int) {
+        sums = Array(repeating: CounterValues(), count: count)
+        seen = Array(repeating: false, count: count)
+    }
+
+    @inline(__always)
+    mutating func add(_ values: CounterValues, to id: Int32) {
+        sums[Int(id)].add(values)
+        seen[Int(id)] = true
+    }
+
+    /// The ids used, with their sums.
+    var used: [(id: Int32, values: CounterValues)] {
+        seen.indices.filter { seen[$0] }.map { (Int32($0), sums[$0]) }
+    }
+}
+
 /// Turns one bucket's cells and accumulators into the rows of a `BucketReport`.
 struct BucketReportBuilder {
     let counters: UsageCounters
@@ -49,9 +71,10 @@ struct BucketReportBuilder {
         var keySlot = [Int32](repeating: -1, count: counters.keyNames.count)
         var keyIDs: [Int32] = []
         var keySums: [CounterValues] = []
-        var byModel: [Int32: CounterValues] = [:]
-        var byProvider: [Int32: CounterValues] = [:]
-        var byPair: [Int32: CounterValues] = [:]
+        // Models, providers and pairs are few and their ids dense: sums by id, in arrays.
+        var byModel = DenseSums(count: counters.modelNames.count)
+        var byProvider = DenseSums(count: counters.providerNames.count)
+        var byPair = DenseSums(count: counters.pairs.count)
         // The sort key of every cell: most requests first, then names in order (through their
         // ranks: integers, no String compares), packed in one value so the sort compares plain
         // integers instead of chasing the cells and their series through closures.
@@ -70,9 +93,9 @@ struct BucketReportBuilder {
                 keySums.append(CounterValues())
             }
             keySums[Int(slot)].add(values)
-            byModel[dimensions.model, default: CounterValues()].add(values)
-            byProvider[dimensions.provider, default: CounterValues()].add(values)
-            byPair[dimensions.pair, default: CounterValues()].add(values)
+            byModel.add(values, to: dimensions.model)
+            byProvider.add(values, to: dimensions.provider)
+            byPair.add(values, to: dimensions.pair)
             order.append(
                 CellOrder(
                     fewerRequests: UInt64.max - values.requests, key: ranks.keys[Int(dimensions.key)],
@@ -94,19 +117,19 @@ struct BucketReportBuilder {
         }
         order = []
 
-        let modelRows = byModel.map { (id, values) in
+        let modelRows = byModel.used.map { (id, values) in
             (
                 name: counters.modelNames[Int(id)],
                 rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byModel, id))
             )
         }.sorted { $0.name < $1.name }
-        let providerRows = byProvider.map { (id, values) in
+        let providerRows = byProvider.used.map { (id, values) in
             (
                 name: counters.providerNames[Int(id)],
                 rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byProvider, id))
             )
         }.sorted { $0.name < $1.name }
-        let pairRows = byPair.map { (id, values) in
+        let pairRows = byPair.used.map { (id, values) in
             let pair = counters.pairs[Int(id)]
             return (
                 model: counters.modelNames[Int(pair.model)], provider: counters.providerNames[Int(pair.provider)],

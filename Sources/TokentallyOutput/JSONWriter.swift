@@ -380,49 +380,30 @@ public struct JSONWriter: Sendable {
             bytes.append(0x30 &+ UInt8(truncatingIfNeeded: value))
             return
         }
-        // Digits from the last, two at a time, into a buffer on the stack; then one append.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { digits in
-            var position = 24
-            var rest = value
-            while rest >= 100 {
-                let pair = rest % 100
-                rest /= 100
-                position -= 2
-                digits[position] = 0x30 &+ UInt8(truncatingIfNeeded: pair / 10)
-                digits[position + 1] = 0x30 &+ UInt8(truncatingIfNeeded: pair % 10)
-            }
-            if rest >= 10 {
-                position -= 2
-                digits[position] = 0x30 &+ UInt8(truncatingIfNeeded: rest / 10)
-                digits[position + 1] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10)
-            } else {
-                position -= 1
-                digits[position] = 0x30 &+ UInt8(truncatingIfNeeded: rest)
-            }
-            while 24 - position < min(minimumCount, 20) {
-                position -= 1
-                digits[position] = 0x30
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[position..<24]))
-        }
+        writeText(capacity: 24) { $0.digits(value, minimumCount: minimumCount) }
     }
 
     /// Writes `magnitude / 10^fractionDigits` exactly, with no trailing zeros after the point and
     /// no point for a whole number; a zero is never written with a minus sign.
     private mutating func writeScaledDecimal(_ magnitude: UInt64, negative: Bool, fractionDigits: Int) {
-        var divisor: UInt64 = 1
-        for _ in 0..<fractionDigits { divisor *= 10 }
-        if negative && magnitude != 0 { bytes.append(0x2D) }
-        writeDigits(magnitude / divisor)
-        var fraction = magnitude % divisor
-        guard fraction != 0 else { return }
-        var digits = fractionDigits
-        while fraction % 10 == 0 {
-            fraction /= 10
-            digits -= 1
+        writeText(capacity: 48) { $0.scaledDecimal(magnitude, negative: negative, fractionDigits: fractionDigits) }
+    }
+
+    /// Appends what `body` writes into scratch memory on the stack, in one append.
+    private mutating func writeText(capacity: Int, _ body: (inout RowText) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { scratch in
+            var text = RowText(scratch)
+            body(&text)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[0..<text.count]))
         }
-        bytes.append(0x2E)  // .
-        writeDigits(fraction, minimumCount: digits)
+    }
+
+    /// Writes more members of the compact array the caller has opened and already put a member
+    /// in, as text that `body` writes itself (each value after `RowText.separator()`), in one
+    /// append: how the numbers of a `series` row are written. At most `capacity` bytes.
+    mutating func rawMembers(capacity: Int, _ body: (inout RowText) -> Void) {
+        writeText(capacity: capacity, body)
+        containerHasMembers = true
     }
 
     /// Writes a finite whole-valued double in plain digits, however large.
@@ -502,5 +483,78 @@ public struct JSONWriter: Sendable {
             rest %= divisor
             divisor /= 10
         }
+    }
+}
+
+/// JSON text written into scratch memory: numbers, written from their digits, for the rows that
+/// a bucket file holds by the hundred thousand. Its capacity is the caller's to size.
+struct RowText {
+    private let scratch: UnsafeMutableBufferPointer<UInt8>
+    private(set) var count = 0
+
+    init(_ scratch: UnsafeMutableBufferPointer<UInt8>) { self.scratch = scratch }
+
+    /// `, ` between two members of a compact container.
+    @inline(__always)
+    mutating func separator() {
+        scratch[count] = 0x2C
+        scratch[count + 1] = 0x20
+        count += 2
+    }
+
+    /// `value` in decimal, with leading zeros up to `minimumCount` digits (at most 20).
+    mutating func digits(_ value: UInt64, minimumCount: Int = 1) {
+        var width = 1
+        var power: UInt64 = 10
+        while width < 20 && value >= power {
+            width += 1
+            power = width < 20 ? power &* 10 : power
+        }
+        width = max(width, min(minimumCount, 20))
+        // Two digits at a time, from the last.
+        var position = count + width
+        var rest = value
+        while rest >= 100 {
+            let pair = rest % 100
+            rest /= 100
+            position -= 2
+            scratch[position] = 0x30 &+ UInt8(truncatingIfNeeded: pair / 10)
+            scratch[position + 1] = 0x30 &+ UInt8(truncatingIfNeeded: pair % 10)
+        }
+        if rest >= 10 {
+            position -= 2
+            scratch[position] = 0x30 &+ UInt8(truncatingIfNeeded: rest / 10)
+            scratch[position + 1] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10)
+        } else {
+            position -= 1
+            scratch[position] = 0x30 &+ UInt8(truncatingIfNeeded: rest)
+        }
+        while position > count {
+            position -= 1
+            scratch[position] = 0x30
+        }
+        count += width
+    }
+
+    /// `magnitude / 10^fractionDigits` exactly, with no trailing zeros after the point and no
+    /// point for a whole number; a zero is never written with a minus sign.
+    mutating func scaledDecimal(_ magnitude: UInt64, negative: Bool, fractionDigits: Int) {
+        var divisor: UInt64 = 1
+        for _ in 0..<fractionDigits { divisor *= 10 }
+        if negative && magnitude != 0 {
+            scratch[count] = 0x2D  // -
+            count += 1
+        }
+        digits(magnitude / divisor)
+        var fraction = magnitude % divisor
+        guard fraction != 0 else { return }
+        var places = fractionDigits
+        while fraction % 10 == 0 {
+            fraction /= 10
+            places -= 1
+        }
+        scratch[count] = 0x2E  // .
+        count += 1
+        digits(fraction, minimumCount: places)
     }
 }

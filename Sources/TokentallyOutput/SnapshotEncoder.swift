@@ -173,7 +173,7 @@ public enum SnapshotEncoder {
                 json.string(row.apiKey)
                 json.string(row.model)
                 json.string(row.provider)
-                writeCounterValues(counters, to: &json)
+                writeCounterValues(counters, to: &json, afterMembers: true)
                 json.number(latencyMean)
                 json.endArray()
             } else {
@@ -344,22 +344,30 @@ public enum SnapshotEncoder {
         json.nanoDecimal(counters.costNanoUSD)
     }
 
-    /// COUNTERS as values of an array the caller has opened, in the order of `counterColumns`.
-    private static func writeCounterValues(_ counters: CounterValues, to json: inout JSONWriter) {
-        json.integer(counters.requests)
-        json.integer(counters.succeeded)
-        json.integer(counters.failed)
-        json.integer(counters.inputTokens)
-        json.integer(counters.outputTokens)
-        json.integer(counters.totalTokens)
-        json.integer(counters.cachedTokens)
-        json.integer(counters.cacheWriteTokens)
-        json.integer(counters.reasoningTokens)
-        json.integer(counters.webSearchRequests)
-        json.integer(counters.webSearchCalls)
-        json.integer(counters.webSearchInputTokens)
-        json.integer(counters.webSearchOutputTokens)
-        json.nanoDecimal(counters.costNanoUSD)
+    /// COUNTERS as values of an array the caller has opened, in the order of `counterColumns`:
+    /// after the members already in it (`afterMembers`, a series row's names), or first (a
+    /// `by_key` row). Written as one piece of text (`RowText`): 13 integers of at most 20
+    /// digits and a cost of at most 30 characters, each after a separator.
+    private static func writeCounterValues(
+        _ counters: CounterValues, to json: inout JSONWriter, afterMembers: Bool = false
+    ) {
+        if !afterMembers { json.integer(counters.requests) }
+        json.rawMembers(capacity: 14 * 22 + 32) { row in
+            if afterMembers {
+                row.separator()
+                row.digits(counters.requests)
+            }
+            for value in [
+                counters.succeeded, counters.failed, counters.inputTokens, counters.outputTokens, counters.totalTokens,
+                counters.cachedTokens, counters.cacheWriteTokens, counters.reasoningTokens, counters.webSearchRequests,
+                counters.webSearchCalls, counters.webSearchInputTokens, counters.webSearchOutputTokens,
+            ] {
+                row.separator()
+                row.digits(value)
+            }
+            row.separator()
+            row.scaledDecimal(counters.costNanoUSD.magnitude, negative: counters.costNanoUSD < 0, fractionDigits: 9)
+        }
     }
 
     /// COUNTERS then PERFORMANCE, as members of an object the caller has opened.
