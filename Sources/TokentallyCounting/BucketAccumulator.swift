@@ -117,7 +117,7 @@ package final class BucketAccumulator {
 /// allocator keeps, cost more resident memory than the cells. Pages are allocated one at a
 /// time and never copied, and only the parts written become resident.
 package final class CellPages {
-    private static let pageShift = 10
+    private static let pageShift = 8
     private static let pageSize = 1 << pageShift
     @exclusivity(unchecked) private var pages: [UnsafeMutablePointer<CounterValues>] = []
     @exclusivity(unchecked) private(set) var count = 0

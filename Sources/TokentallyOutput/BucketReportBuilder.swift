@@ -102,6 +102,14 @@ struct BucketReportBuilder {
                     model: ranks.models[Int(dimensions.model)], provider: ranks.providers[Int(dimensions.provider)],
                     cell: Int32(cell)))
         }
+        // by_key first, so that the key sums are gone before the series rows are built: the
+        // largest report is the peak of a snapshot's memory.
+        var keyOrder = Array(keyIDs.indices)
+        keyOrder.sort { ranks.keys[Int(keyIDs[$0])] < ranks.keys[Int(keyIDs[$1])] }
+        let keyRows = keyOrder.map { (name: counters.keyNames[Int(keyIDs[$0])], counters: keySums[$0]) }
+        keyOrder = []
+        keySums = []
+        keySlot = []
         // The rows are sorted as these small values and then built in order, so that a bucket of
         // many series never holds a second, sorting copy of its rows.
         order.sort()
@@ -141,9 +149,6 @@ struct BucketReportBuilder {
             }
             return (a.model, a.provider) < (b.model, b.provider)
         }
-        var keyOrder = Array(keyIDs.indices)
-        keyOrder.sort { ranks.keys[Int(keyIDs[$0])] < ranks.keys[Int(keyIDs[$1])] }
-        let keyRows = keyOrder.map { (name: counters.keyNames[Int(keyIDs[$0])], counters: keySums[$0]) }
 
         return BucketReport(
             period: bucket.period, label: label, startEpochSeconds: start, endEpochSeconds: end, timezone: timezone,
