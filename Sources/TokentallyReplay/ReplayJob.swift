@@ -166,6 +166,8 @@ public struct ReplayJob {
         }
 
         ingestor.logLateDrops(force: true)
+        // Every file is read: the snapshots, not the reading buffers, need the memory now.
+        ingestor.releaseReadingBuffers()
         let elapsed = Date().timeIntervalSince(started)
         var status = IngestStatus(counting: ingestor)
         status.linesPerSecond = elapsed > 0 ? Double(ingestor.linesRead) / elapsed : nil

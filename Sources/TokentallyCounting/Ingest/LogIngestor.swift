@@ -53,6 +53,11 @@ public final class LogIngestor {
     /// Threads that read and parse besides the caller.
     var parserThreads: Int { pipeline.parserThreads }
 
+    /// Gives back the reading buffers (`ParsingPipeline.releaseBuffers`), between reads.
+    public func releaseReadingBuffers() {
+        pipeline.releaseBuffers()
+    }
+
     /// Lines rejected, in all.
     public var linesRejected: UInt64 { rejected.reduce(0, +) }
 

@@ -77,6 +77,14 @@ public final class LineBatch {
         return start >= base && start + bytes.count <= base + storage.count
     }
 
+    /// Empties the batch and gives its memory back; it grows again when next filled.
+    func release() {
+        removeAll()
+        storage.deallocate()
+        storage = .allocate(byteCount: 1, alignment: 64)
+        lines = []
+    }
+
     /// Empties the batch, keeping its memory.
     func removeAll() {
         used = 0

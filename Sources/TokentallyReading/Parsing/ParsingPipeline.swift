@@ -115,6 +115,13 @@ public final class ParsingPipeline {
         }
         return ring.outcome
     }
+
+    /// Gives back the memory of the batches (about 10 MB once they were all used), between
+    /// reads: replay does once it read every file, so that it does not hold them while it
+    /// builds and writes its snapshots. A later read grows them again.
+    public func releaseBuffers() {
+        ring.releaseBatches()
+    }
 }
 
 /// A thread's parsers, by `ParserChoice.name`.
@@ -155,6 +162,14 @@ private final class Ring: @unchecked Sendable {
         let finishOnly: Bool
         /// Whether the threads take part (otherwise they sleep on through it).
         let parallel: Bool
+    }
+
+    /// Gives back the batches' memory. Only between reads (no session in progress).
+    func releaseBatches() {
+        condition.lock()
+        defer { condition.unlock() }
+        precondition(session == nil, "releasing the batches of a read in progress")
+        for batch in batches { batch.release() }
     }
 
     private let batches: [RecordBatch]

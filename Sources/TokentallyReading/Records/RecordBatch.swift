@@ -27,6 +27,14 @@ public final class RecordBatch {
     deinit { decodedText.deallocate() }
 
     /// Parses every line of `lines` with `parser`, replacing what an earlier parse left.
+    /// Gives back the memory of the lines, the parsed records and the decoded text, while the
+    /// batch is not in use; it grows again when next filled.
+    func release() {
+        lines.release()
+        parsed = []
+        decodedText.release()
+    }
+
     public func parse(with parser: RecordParser) {
         parsed.removeAll(keepingCapacity: true)
         decodedText.removeAll()
@@ -103,6 +111,12 @@ private struct TextArena {
     mutating func removeAll() {
         block = 0
         used = 0
+    }
+
+    /// Frees the blocks and starts over empty.
+    mutating func release() {
+        deallocate()
+        self = TextArena()
     }
 
     /// Frees the blocks; the arena must not be used afterwards.
