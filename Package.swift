@@ -37,7 +37,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        .target(name: "TokentallySystem", swiftSettings: strict),
+        .systemLibrary(name: "CMalloc"),
+        .target(name: "TokentallySystem", dependencies: ["CMalloc"], swiftSettings: strict),
         .target(name: "TokentallyReading", dependencies: ["TokentallySystem"], swiftSettings: strict),
         .target(
             name: "TokentallyCounting",

@@ -24,6 +24,7 @@ struct Tokentally: AsyncParsableCommand {
     /// (README, "Exit status"): one line on stderr and status 2, not ArgumentParser's usage
     /// text and 64. Help and version requests, and errors of the commands, are left as they are.
     static func main() async {
+        MemoryTuning.returnLargeBlocksToTheSystem()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -1,0 +1,7 @@
+#ifndef TOKENTALLY_CMALLOC_SHIM_H
+#define TOKENTALLY_CMALLOC_SHIM_H
+
+// glibc's allocator settings (mallopt), which the Glibc module does not export.
+#include <malloc.h>
+
+#endif
