@@ -165,6 +165,10 @@ public final class UsageCounters {
                 month?.performance.merge(accumulator, model: model, provider: provider, pair: id)
                 day.unfoldedByPair[pair].removeAll()
             }
+            // Only the newest day keeps its sketches' memory for the records to come; an older
+            // day (a replay's, or one a late record reached) rarely gets more, and at high
+            // cardinality thirty days of them are megabytes.
+            if day.ordinal < newestOrdinal[0] { day.unfoldedByPair = [] }
             day.hasUnfolded = false
         }
         daysToFold.removeAll(keepingCapacity: true)

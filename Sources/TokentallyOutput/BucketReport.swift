@@ -58,17 +58,58 @@ public struct HighlightsReport: Hashable, Sendable {
     }
 }
 
+/// The key, model and provider names that a report's series rows point into: the counters'
+/// names as they were when the report was built, shared by every row of it. A row so holds one
+/// reference instead of three strings: 24 bytes less for each of a big bucket's hundreds of
+/// thousands of rows, at the moment memory peaks.
+public final class SeriesNames: Sendable {
+    let keys: [String]
+    let models: [String]
+    let providers: [String]
+
+    init(keys: [String], models: [String], providers: [String]) {
+        self.keys = keys
+        self.models = models
+        self.providers = providers
+    }
+}
+
 /// One series row: an (api key, model, provider) triple and its counters.
 public struct SeriesReport: Hashable, Sendable {
-    public var apiKey: String
-    public var model: String
-    public var provider: String
+    private let names: SeriesNames
+    private let keyIndex: Int32
+    private let modelIndex: Int32
+    private let providerIndex: Int32
     public var counters: CounterValues
+
+    public var apiKey: String { names.keys[Int(keyIndex)] }
+    public var model: String { names.models[Int(modelIndex)] }
+    public var provider: String { names.providers[Int(providerIndex)] }
+
     public init(apiKey: String, model: String, provider: String, counters: CounterValues) {
-        self.apiKey = apiKey
-        self.model = model
-        self.provider = provider
+        self.init(
+            names: SeriesNames(keys: [apiKey], models: [model], providers: [provider]), key: 0, model: 0, provider: 0,
+            counters: counters)
+    }
+
+    /// A row whose names are `names`' entries at these indexes.
+    init(names: SeriesNames, key: Int32, model: Int32, provider: Int32, counters: CounterValues) {
+        self.names = names
+        self.keyIndex = key
+        self.modelIndex = model
+        self.providerIndex = provider
         self.counters = counters
+    }
+
+    public static func == (a: SeriesReport, b: SeriesReport) -> Bool {
+        a.apiKey == b.apiKey && a.model == b.model && a.provider == b.provider && a.counters == b.counters
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(apiKey)
+        hasher.combine(model)
+        hasher.combine(provider)
+        hasher.combine(counters)
     }
 }
 

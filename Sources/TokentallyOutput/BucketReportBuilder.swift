@@ -115,13 +115,13 @@ struct BucketReportBuilder {
         order.sort()
         var series: [SeriesReport] = []
         series.reserveCapacity(order.count)
+        let names = SeriesNames(keys: counters.keyNames, models: counters.modelNames, providers: counters.providerNames)
         for entry in order {
             let dimensions = counters.seriesDimensions[Int(bucket.cellSeries[Int(entry.cell)])]
             series.append(
                 SeriesReport(
-                    apiKey: counters.keyNames[Int(dimensions.key)], model: counters.modelNames[Int(dimensions.model)],
-                    provider: counters.providerNames[Int(dimensions.provider)], counters: bucket.cells[Int(entry.cell)])
-            )
+                    names: names, key: dimensions.key, model: dimensions.model, provider: dimensions.provider,
+                    counters: bucket.cells[Int(entry.cell)]))
         }
         order = []
 
