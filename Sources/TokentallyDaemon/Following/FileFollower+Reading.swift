@@ -17,9 +17,11 @@ extension FileFollower {
             }
             let before = file.readPosition
             let outcome: ParsingPipeline.Outcome
+            let backlog = hasBacklog(file)
+            if backlog { readBacklog = true }
             do {
                 outcome = try ingestor.consume(
-                    file.stream, progress: &file.progress, budget: budget - spent, parallel: hasBacklog(file))
+                    file.stream, progress: &file.progress, budget: budget - spent, parallel: backlog)
             } catch let error as FileReadError where error.code == .truncated {
                 // Nothing read after the truncation was counted; the rest comes from the copy.
                 startOver(key, file, now: now)
@@ -39,6 +41,12 @@ extension FileFollower {
             if file.atEnd { finishIfDone(key, file, now: now) }
         }
         return allAtEnd
+    }
+
+    /// Whether a read went through the parsing threads since the last call, and forgets it.
+    func takeBacklogRead() -> Bool {
+        defer { readBacklog = false }
+        return readBacklog
     }
 
     /// Whether `file` has enough to read that the parsing threads should help: a gzip file (read

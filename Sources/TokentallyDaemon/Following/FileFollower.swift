@@ -49,6 +49,8 @@ final class FileFollower {
     /// Set when a file was finished: the next turn scans at once, so that the
     /// status shows its copies under their paths of now.
     var needsScan = false
+    /// Whether a read since the last `takeBacklogRead` went through the parsing threads.
+    var readBacklog = false
     /// Grows whenever what the status shows of the files changes (a file opened, finished,
     /// renamed, deleted, unreadable), so that a snapshot is written for it even when no line
     /// was read.
