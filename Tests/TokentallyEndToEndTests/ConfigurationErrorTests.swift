@@ -83,7 +83,7 @@ struct ConfigurationErrorTests {
             }
         }
 
-        /// docs/configuration.md: these errors name the key and the file.
+        /// docs/configuration.md, "Errors": these errors name the key and the file.
         var namesFile: Bool { [.unknownKey, .wrongType, .outOfRange, .missingFile].contains(self) }
     }
 
