@@ -252,9 +252,8 @@ extension BucketAccumulator {
 
     static func decode(from reader: inout StateReader, seriesCount: Int) throws(StateDecodingError) -> BucketAccumulator
     {
-        let periodIndex = Int(try reader.readUInt8())
-        guard periodIndex < Period.allCases.count else { throw StateDecodingError("bad period \(periodIndex)") }
-        let bucket = BucketAccumulator(period: Period.allCases[periodIndex], ordinal: try reader.read(Int32.self))
+        let place = try decodePlace(from: &reader)
+        let bucket = BucketAccumulator(period: Period.allCases[place.period], ordinal: place.ordinal)
         try bucket.apply(from: &reader, seriesCount: seriesCount)
         return bucket
     }
@@ -270,13 +269,11 @@ extension BucketAccumulator {
     /// Reads the cells and summaries that follow a bucket's place (`encode` or
     /// `encodeChanges`): each cell's values replace the cell's, and the summaries replace these.
     func apply(from reader: inout StateReader, seriesCount: Int) throws(StateDecodingError) {
-        let bucket = self
         let cellCount = try reader.readCount(minimumItemSize: 124)
         for _ in 0..<cellCount {
             let series = try reader.read(Int32.self)
             guard series >= 0, Int(series) < seriesCount else { throw StateDecodingError("bad series id \(series)") }
-            let cell = bucket.cell(for: series)
-            bucket.cells[cell] = try CounterValues.decode(from: &reader)
+            cells[self.cell(for: series)] = try CounterValues.decode(from: &reader)
         }
         let total = try PerformanceAccumulator.decode(from: &reader)
         var groups: [[PerformanceAccumulator]] = []
@@ -286,7 +283,7 @@ extension BucketAccumulator {
             for _ in 0..<count { group.append(try PerformanceAccumulator.decode(from: &reader)) }
             groups.append(group)
         }
-        bucket.performance = PerformanceRollups(
+        performance = PerformanceRollups(
             total: total, byModel: groups[0], byProvider: groups[1], byPair: groups[2])
         var requests: [RequestNote?] = []
         for _ in 0..<2 {
@@ -301,6 +298,6 @@ extension BucketAccumulator {
                     latencyMs: latency, requestID: id, model: try reader.read(Int32.self),
                     provider: try reader.read(Int32.self)))
         }
-        bucket.restoreRequests(fastest: requests[0], slowest: requests[1])
+        restoreRequests(fastest: requests[0], slowest: requests[1])
     }
 }

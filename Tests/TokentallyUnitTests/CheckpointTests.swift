@@ -9,26 +9,8 @@ import Testing
 
 /// The state payload's codec, in memory: no file, no clock.
 @Suite struct CheckpointTests {
-    private final class Bytes: ByteSource {
-        let bytes: [UInt8]
-        var offset = 0
-        var damage: Damage? { nil }
-        init(_ text: String) { bytes = Array(text.utf8) }
-        func read(into buffer: UnsafeMutableRawBufferPointer) throws(FileReadError) -> Int {
-            let n = min(buffer.count, bytes.count - offset)
-            for i in 0..<n { buffer[i] = bytes[offset + i] }
-            offset += n
-            return n
-        }
-    }
-
     private func ingestor() throws -> LogIngestor {
-        let counters = UsageCounters(
-            calendar: try #require(BucketCalendar(timeZoneIdentifier: "Europe/Berlin")),
-            retention: RetentionConfiguration(), maxSeries: 100, redactor: try KeyRedactor(secretPattern: "^sk-"))
-        var mappings: [String: FieldMapping] = [:]
-        for preset in FormatPreset.allCases { mappings[preset.rawValue] = preset.mapping }
-        return LogIngestor(counters: counters, mappings: mappings, maxLineBytes: 4_096, logger: Logger(label: "test"))
+        try makeTestIngestor(zone: "Europe/Berlin", maxSeries: 100)
     }
 
     private static let log = """
@@ -67,7 +49,7 @@ import Testing
 
     @Test func aCheckpointReadsBackAsItWasWritten() throws {
         let source = try ingestor()
-        _ = try source.ingest(Bytes(Self.log), displayPath: "t", format: "tokentally", redaction: .auto)
+        _ = try source.ingest(TextSource(Self.log), displayPath: "t", format: "tokentally", redaction: .auto)
         #expect(source.linesRead == 5 && source.linesEmpty == 1 && source.linesRejected == 1)
         let checkpoint = Checkpoint(
             commitTime: 1_764_000_123, inputs: ["/var/log/gw/access.log*", "/srv/other/*.log"], files: Self.files)
@@ -95,7 +77,7 @@ import Testing
 
     @Test func aPayloadCutShortOrWithBytesLeftOverIsRefused() throws {
         let source = try ingestor()
-        _ = try source.ingest(Bytes(Self.log), displayPath: "t", format: "tokentally", redaction: .auto)
+        _ = try source.ingest(TextSource(Self.log), displayPath: "t", format: "tokentally", redaction: .auto)
         let bytes = encoded(Checkpoint(commitTime: 5, inputs: ["/a"], files: Self.files), source)
         for cut in [bytes.count - 1, bytes.count / 2, 9] {
             var reader = StateReader(Array(bytes[..<cut]))

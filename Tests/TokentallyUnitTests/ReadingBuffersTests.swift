@@ -9,28 +9,8 @@ import Testing
 /// Replay gives the reading buffers back before it writes its snapshots; a read after that
 /// grows them again and counts the same.
 @Suite struct ReadingBuffersTests {
-    private final class Bytes: ByteSource {
-        let bytes: [UInt8]
-        var offset = 0
-        var damage: Damage? { nil }
-        init(_ text: String) { bytes = Array(text.utf8) }
-        func read(into buffer: UnsafeMutableRawBufferPointer) throws(FileReadError) -> Int {
-            let n = min(buffer.count, bytes.count - offset)
-            for i in 0..<n { buffer[i] = bytes[offset + i] }
-            offset += n
-            return n
-        }
-    }
-
     private func ingestor(threads: Int) throws -> LogIngestor {
-        let counters = UsageCounters(
-            calendar: try #require(BucketCalendar(timeZoneIdentifier: "UTC")), retention: RetentionConfiguration(),
-            maxSeries: 10_000, redactor: try KeyRedactor(secretPattern: "^sk-"))
-        var mappings: [String: FieldMapping] = [:]
-        for preset in FormatPreset.allCases { mappings[preset.rawValue] = preset.mapping }
-        return LogIngestor(
-            counters: counters, mappings: mappings, maxLineBytes: 4_096, parserThreads: threads,
-            logger: Logger(label: "test"))
+        try makeTestIngestor(zone: "UTC", maxSeries: 10_000, parserThreads: threads)
     }
 
     private static func log(_ tag: String) -> String {
@@ -52,9 +32,9 @@ import Testing
         let released = try ingestor(threads: threads)
         let kept = try ingestor(threads: threads)
         for tag in ["a", "b"] {
-            _ = try released.ingest(Bytes(Self.log(tag)), displayPath: tag, format: "tokentally", redaction: .auto)
+            _ = try released.ingest(TextSource(Self.log(tag)), displayPath: tag, format: "tokentally", redaction: .auto)
             released.releaseReadingBuffers()
-            _ = try kept.ingest(Bytes(Self.log(tag)), displayPath: tag, format: "tokentally", redaction: .auto)
+            _ = try kept.ingest(TextSource(Self.log(tag)), displayPath: tag, format: "tokentally", redaction: .auto)
         }
         #expect(released.linesRead == 40_000 && released.counters.recordsCounted == 40_000)
         #expect(state(released.counters) == state(kept.counters))

@@ -10,27 +10,10 @@ import Testing
 
 /// Journal commits: what changed since a commit, applied to that commit, is the whole state now.
 @Suite struct StateJournalTests {
-    private final class Bytes: ByteSource {
-        let bytes: [UInt8]
-        var offset = 0
-        var damage: Damage? { nil }
-        init(_ text: String) { bytes = Array(text.utf8) }
-        func read(into buffer: UnsafeMutableRawBufferPointer) throws(FileReadError) -> Int {
-            let n = min(buffer.count, bytes.count - offset)
-            for i in 0..<n { buffer[i] = bytes[offset + i] }
-            offset += n
-            return n
-        }
-    }
-
     private func ingestor() throws -> LogIngestor {
-        let counters = UsageCounters(
-            calendar: try #require(BucketCalendar(timeZoneIdentifier: "UTC")),
-            retention: RetentionConfiguration(), maxSeries: 1_000, redactor: try KeyRedactor(secretPattern: "^sk-"))
-        counters.tracksChanges = true
-        var mappings: [String: FieldMapping] = [:]
-        for preset in FormatPreset.allCases { mappings[preset.rawValue] = preset.mapping }
-        return LogIngestor(counters: counters, mappings: mappings, maxLineBytes: 4_096, logger: Logger(label: "test"))
+        let ingestor = try makeTestIngestor(zone: "UTC", maxSeries: 1_000)
+        ingestor.counters.tracksChanges = true
+        return ingestor
     }
 
     /// Lines over `days` days from 2026-11-`firstDay`, keys and models cycling.
@@ -48,7 +31,7 @@ import Testing
     }
 
     private func ingest(_ ingestor: LogIngestor, _ text: String) throws {
-        _ = try ingestor.ingest(Bytes(text), displayPath: "t", format: "tokentally", redaction: .auto)
+        _ = try ingestor.ingest(TextSource(text), displayPath: "t", format: "tokentally", redaction: .auto)
     }
 
     private func countersBytes(_ counters: UsageCounters) -> [UInt8] {

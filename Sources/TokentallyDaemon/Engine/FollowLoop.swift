@@ -234,8 +234,7 @@ public final class FollowLoop: @unchecked Sendable {
                 notifier.notify("READY=1\nSTATUS=" + statusLine())
             }
             pingWatchdog()
-            ingestor.notAfterEpochSeconds = Double(now + Int64(configuration.limits.maxFutureSeconds))
-            let caughtUp = try follower.read(budget: Self.readBudget, now: now)
+            let caughtUp = try readFiles(now: now)
             // Caught up after a backlog: live reads of a few KiB need one batch, not the sixteen
             // the parsing threads filled (about 10 MB).
             if caughtUp && follower.takeBacklogRead() { ingestor.releaseReadingBuffers() }
@@ -291,19 +290,24 @@ public final class FollowLoop: @unchecked Sendable {
         logger.info("stopped", metadata: ["lines": "\(ingestor.linesRead)"])
     }
 
+    /// One budget of reading, with records dated after `now` + `limits.max_future_seconds`
+    /// rejected; true when every file was read to its end.
+    private func readFiles(now: Int64) throws -> Bool {
+        ingestor.notAfterEpochSeconds = Double(now + Int64(configuration.limits.maxFutureSeconds))
+        return try follower.read(budget: Self.readBudget, now: now)
+    }
+
     /// Reads what the files hold now, so that the final snapshot has every line written before
     /// the stop (a stop arrives while lines written a moment ago wait for the next wake-up).
     /// Bounded by `stopReadSeconds`; what is left is read after the next start, as always.
     private func readBeforeStopping() {
         let deadline = MonotonicClock.seconds() + Self.stopReadSeconds
-        let now = WallClock.seconds()
-        ingestor.notAfterEpochSeconds = Double(now + Int64(configuration.limits.maxFutureSeconds))
-        follower.scan(now: now)
+        follower.scan(now: WallClock.seconds())
         var caughtUp = false
         do {
             while !caughtUp && MonotonicClock.seconds() < deadline {
                 pingWatchdog()
-                caughtUp = try follower.read(budget: Self.readBudget, now: WallClock.seconds())
+                caughtUp = try readFiles(now: WallClock.seconds())
             }
         } catch {
             logger.error(

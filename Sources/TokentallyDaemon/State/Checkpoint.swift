@@ -33,12 +33,24 @@ struct Checkpoint: Equatable, Sendable {
     /// Writes the payload: this checkpoint's fields around the ingestor's line statistics and
     /// its counters.
     func encode(lines ingestor: LogIngestor, into writer: inout StateWriter) {
+        encode(lines: ingestor, into: &writer) { ingestor.counters.encode(into: &$0) }
+    }
+
+    /// A journal record (`StateJournal`): the same fields as `encode`, with the counters of what
+    /// changed since the last commit (`UsageCounters.encodeChanges`) instead of all of them.
+    func encodeChanges(lines ingestor: LogIngestor, into writer: inout StateWriter) {
+        encode(lines: ingestor, into: &writer) { ingestor.counters.encodeChanges(into: &$0) }
+    }
+
+    private func encode(
+        lines ingestor: LogIngestor, into writer: inout StateWriter, counters: (inout StateWriter) -> Void
+    ) {
         writer.write(commitTime)
         let inputs = self.inputs ?? []
         writer.write(UInt32(inputs.count))
         for input in inputs { writer.write(input) }
         ingestor.encode(into: &writer)
-        ingestor.counters.encode(into: &writer)
+        counters(&writer)
         writer.write(UInt32(files.count))
         for record in files { record.encode(into: &writer) }
     }
@@ -50,6 +62,26 @@ struct Checkpoint: Equatable, Sendable {
         -> Checkpoint
     {
         let version = reader.formatVersion
+        return try decode(from: &reader, into: ingestor) { (reader) throws(StateDecodingError) in
+            try ingestor.counters.restore(from: &reader, formatVersion: version)
+        }
+    }
+
+    /// Applies a journal record of `encodeChanges` (format `formatVersion`) to `ingestor`,
+    /// restored to the commit before it, and returns the record's checkpoint.
+    static func decodeChanges(from reader: inout StateReader, into ingestor: LogIngestor) throws(StateDecodingError)
+        -> Checkpoint
+    {
+        try decode(from: &reader, into: ingestor) { (reader) throws(StateDecodingError) in
+            try ingestor.counters.applyChanges(from: &reader)
+        }
+    }
+
+    private static func decode(
+        from reader: inout StateReader, into ingestor: LogIngestor,
+        counters: (inout StateReader) throws(StateDecodingError) -> Void
+    ) throws(StateDecodingError) -> Checkpoint {
+        let version = reader.formatVersion
         let commitTime = try reader.read(Int64.self)
         var inputs: [String]? = nil
         if version >= 3 {
@@ -59,43 +91,12 @@ struct Checkpoint: Equatable, Sendable {
             inputs = globs
         }
         try ingestor.restore(from: &reader)
-        try ingestor.counters.restore(from: &reader, formatVersion: version)
+        try counters(&reader)
         let count = try reader.readCount(minimumItemSize: 40)
         var files: [FileRecord] = []
         for _ in 0..<count { files.append(try FileRecord.decode(from: &reader, formatVersion: version)) }
         try reader.finish()
         return Checkpoint(commitTime: commitTime, inputs: inputs, files: files)
-    }
-
-    /// A journal record (`StateJournal`): the same fields as `encode`, with the counters of what
-    /// changed since the last commit (`UsageCounters.encodeChanges`) instead of all of them.
-    func encodeChanges(lines ingestor: LogIngestor, into writer: inout StateWriter) {
-        writer.write(commitTime)
-        let inputs = self.inputs ?? []
-        writer.write(UInt32(inputs.count))
-        for input in inputs { writer.write(input) }
-        ingestor.encode(into: &writer)
-        ingestor.counters.encodeChanges(into: &writer)
-        writer.write(UInt32(files.count))
-        for record in files { record.encode(into: &writer) }
-    }
-
-    /// Applies a journal record of `encodeChanges` to `ingestor`, restored to the commit before
-    /// it, and returns the record's checkpoint.
-    static func decodeChanges(from reader: inout StateReader, into ingestor: LogIngestor) throws(StateDecodingError)
-        -> Checkpoint
-    {
-        let commitTime = try reader.read(Int64.self)
-        let count = try reader.readCount(minimumItemSize: 4)
-        var globs: [String] = []
-        for _ in 0..<count { globs.append(try reader.readString()) }
-        try ingestor.restore(from: &reader)
-        try ingestor.counters.applyChanges(from: &reader)
-        let fileCount = try reader.readCount(minimumItemSize: 40)
-        var files: [FileRecord] = []
-        for _ in 0..<fileCount { files.append(try FileRecord.decode(from: &reader, formatVersion: formatVersion)) }
-        try reader.finish()
-        return Checkpoint(commitTime: commitTime, inputs: globs, files: files)
     }
 
     /// Why this checkpoint must not be resumed by a configuration with inputs `configured`, or
