@@ -157,7 +157,17 @@ private func checkRecord(
     ]
     for (field, buffer) in kept {
         guard case .path(let path) = mapping.sources[field] else { continue }
-        guard let expected = value(at: path, in: object) as? String, !expected.isEmpty else {
+        let found = value(at: path, in: object)
+        // A record without the field (absent, null or "") takes the format's default; a record
+        // without a key is counted under the placeholder (CanonicalField.noKeyPlaceholder).
+        let fallback = mapping.defaults[field] ?? (field == .apiKey ? CanonicalField.noKeyPlaceholder : nil)
+        if found == nil || found is NSNull || (found as? String)?.isEmpty == true, let fallback {
+            if text(buffer) != fallback {
+                fail("\(format): \(field.rawValue) is \(text(buffer)), not \(fallback)", bytes)
+            }
+            continue
+        }
+        guard let expected = found as? String, !expected.isEmpty else {
             fail("\(format) accepted a record whose \(field.rawValue) is not a non-empty string", bytes)
         }
         if text(buffer) != expected { fail("\(format): \(field.rawValue) is \(text(buffer)), not \(expected)", bytes) }
