@@ -13,6 +13,9 @@ import PackageDescription
 //   TokentallyConfiguration the YAML config and its validation
 //   TokentallyReplay        the one-pass driver of the pipeline
 //   TokentallyDaemon        the live driver: following, the checkpoint, the schedule, services
+//   TokentallyViews         snapshots → views: the snapshot reader, the report of one selection,
+//                           and its renderings (table, JSON, CSV, the page, Prometheus metrics)
+//   TokentallyServer        the views over HTTP (tokentally serve, Hummingbird 2)
 //   TokentallySamples       the sample log generator (tokentally generate), apart from the rest
 //   TokentallyNative        the one module that touches C (zlib, libsystemd)
 //   TokentallyCommand       the `tokentally` executable
@@ -35,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         .systemLibrary(name: "CMalloc"),
@@ -70,6 +74,14 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
+        .target(name: "TokentallyViews", dependencies: ["TokentallySystem"], swiftSettings: strict),
+        .target(
+            name: "TokentallyServer",
+            dependencies: [
+                "TokentallySystem", "TokentallyViews", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "TokentallySamples", dependencies: ["TokentallySystem", "TokentallyReading"], swiftSettings: strict),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -84,7 +96,7 @@ let package = Package(
             dependencies: [
                 "TokentallySystem", "TokentallyReading", "TokentallyCounting", "TokentallyOutput",
                 "TokentallyConfiguration", "TokentallyReplay", "TokentallyDaemon", "TokentallySamples",
-                "TokentallyNative",
+                "TokentallyNative", "TokentallyViews", "TokentallyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -95,7 +107,7 @@ let package = Package(
             dependencies: [
                 "TokentallySystem", "TokentallyReading", "TokentallyCounting", "TokentallyOutput",
                 "TokentallyConfiguration", "TokentallyReplay", "TokentallyDaemon", "TokentallySamples",
-                .product(name: "Logging", package: "swift-log"),
+                "TokentallyViews", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

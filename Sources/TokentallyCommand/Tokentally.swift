@@ -17,7 +17,9 @@ struct Tokentally: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokentally",
         abstract: "Usage analytics from LLM gateway request logs.",
-        subcommands: [Run.self, Replay.self, Generate.self, CheckConfig.self, AdoptState.self]
+        subcommands: [
+            Run.self, Replay.self, ReportCommand.self, Serve.self, Generate.self, CheckConfig.self, AdoptState.self,
+        ]
     )
 
     /// Runs the command the arguments name. A bad argument fails like every other usage error

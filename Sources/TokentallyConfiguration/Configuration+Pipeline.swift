@@ -25,7 +25,8 @@ extension Configuration {
             throw .usage("secret_pattern: \(error)")
         }
         let counters = UsageCounters(
-            calendar: calendar, retention: retention, maxSeries: limits.maxSeries, redactor: redactor)
+            calendar: calendar, retention: retention, maxSeries: limits.maxSeries, redactor: redactor,
+            lifetimeKeys: lifetime.keys)
         return LogIngestor(
             counters: counters, mappings: formatMappings, maxLineBytes: limits.maxLineBytes,
             parserThreads: parserThreads, logger: logger)

@@ -66,6 +66,21 @@ public struct HighlightsConfiguration: Hashable, Sendable {
     public init() {}
 }
 
+/// The lifetime counters that index.json carries and `/metrics` exposes.
+public struct LifetimeConfiguration: Hashable, Sendable {
+    /// How many API keys get counters of their own (the first ones seen; later keys count as
+    /// `__other__`); 0, the default, keeps them per (model, provider) only.
+    public var keys: Int = 0
+    public init() {}
+}
+
+/// `tokentally serve`: the page, the API and the metrics.
+public struct ServeConfiguration: Hashable, Sendable {
+    /// `host:port` to listen on; loopback by default.
+    public var listen: String = "127.0.0.1:8787"
+    public init() {}
+}
+
 /// The whole effective configuration: file values over defaults, environment over both.
 public struct Configuration: Hashable, Sendable {
     public var inputs: [InputConfiguration] = []
@@ -81,6 +96,8 @@ public struct Configuration: Hashable, Sendable {
     public var journal = JournalConfiguration()
     public var limits = LimitsConfiguration()
     public var highlights = HighlightsConfiguration()
+    public var lifetime = LifetimeConfiguration()
+    public var serve = ServeConfiguration()
     /// User-defined formats by name; presets cannot be redefined.
     public var formats: [String: FieldMapping] = [:]
 

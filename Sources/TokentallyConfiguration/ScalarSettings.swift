@@ -29,6 +29,7 @@ struct ScalarSetting {
         case secretPattern
         case host
         case fileMode
+        case listen
     }
 
     /// The mapping the key sits in; nil for a top-level key.
@@ -88,11 +89,13 @@ struct ScalarSetting {
                 key: "min_requests",
                 kind: .wholeNumber(\.highlights.minRequests, 1...1_000_000)
             ),
+            ScalarSetting(section: "lifetime", key: "keys", kind: .wholeNumber(\.lifetime.keys, 0...10_000)),
+            ScalarSetting(section: "serve", key: "listen", kind: .listen),
         ]
     }
 
     /// The sections, in the order of the reference.
-    static let sections = ["retention", "snapshot", "state", "journal", "limits", "highlights"]
+    static let sections = ["retention", "snapshot", "state", "journal", "limits", "highlights", "lifetime", "serve"]
 
     /// The setting's value in `configuration`, written as YAML.
     func yamlValue(in configuration: Configuration) -> String {
@@ -104,6 +107,7 @@ struct ScalarSetting {
         case .secretPattern: yamlText(configuration.secretPattern)
         case .host: configuration.host.map(yamlText) ?? "null"
         case .fileMode: "\"" + octalFileMode(configuration.snapshot.fileMode) + "\""
+        case .listen: yamlText(configuration.serve.listen)
         }
     }
 
@@ -117,6 +121,7 @@ struct ScalarSetting {
         case .secretPattern: "a regular expression"
         case .host: "a host name"
         case .fileMode: "an octal file mode from 0000 to 0777 such as \"0640\""
+        case .listen: "an address and port such as 127.0.0.1:8787 or [::1]:8787"
         }
     }
 
@@ -131,6 +136,7 @@ struct ScalarSetting {
         case .secretPattern: defaults.secretPattern
         case .host: "this machine's host name"
         case .fileMode: octalFileMode(defaults.snapshot.fileMode)
+        case .listen: defaults.serve.listen
         }
     }
 
@@ -207,6 +213,9 @@ struct ScalarSetting {
                 throw failure(.invalidValue, "expected \(expectation) without spaces, \(got)")
             }
             configuration.host = text
+        case .listen:
+            guard ListenAddress(text) != nil else { throw failure(.invalidValue, "expected \(expectation), \(got)") }
+            configuration.serve.listen = text
         case .fileMode:
             switch parseFileMode(text) {
             case .some(let mode) where mode <= 0o777:

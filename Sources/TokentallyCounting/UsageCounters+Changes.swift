@@ -49,6 +49,7 @@ extension UsageCounters {
         }
         writer.write(overflowRecords)
         writer.write(recordsCounted)
+        lifetime.encodeChanges(into: &writer)
     }
 
     /// Applies one record of `encodeChanges` to the counters of the commit before it. Throws
@@ -125,6 +126,7 @@ extension UsageCounters {
         }
         overflowRecords = try reader.read(UInt64.self)
         recordsCounted = try reader.read(UInt64.self)
+        try lifetime.applyChanges(from: &reader, resolve: lifetimePlace)
     }
 
     /// Cells changed since the last commit, in all buckets: about 130 bytes each in a journal
@@ -138,6 +140,7 @@ extension UsageCounters {
         committed = CommitMark(
             keys: keyNames.count, models: modelNames.count, providers: providerNames.count,
             series: seriesDimensions.count, sequence: recordsCounted)
+        lifetime.markCommitted()
         for period in 0..<3 {
             for bucket in buckets[period].values where !bucket.changedCells.isEmpty { bucket.clearChanges() }
         }

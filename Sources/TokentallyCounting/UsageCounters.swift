@@ -80,11 +80,19 @@ public final class UsageCounters {
     /// What existed at the last state commit (`markCommitted`).
     @exclusivity(unchecked) var committed = CommitMark()
 
-    public init(calendar: BucketCalendar, retention: RetentionConfiguration, maxSeries: Int, redactor: KeyRedactor) {
+    /// Monotonic counters per (model, provider), and per key up to `lifetimeKeys`: never reset
+    /// by retention (`LifetimeCounters`).
+    public let lifetime: LifetimeCounters
+
+    public init(
+        calendar: BucketCalendar, retention: RetentionConfiguration, maxSeries: Int, redactor: KeyRedactor,
+        lifetimeKeys: Int = 0
+    ) {
         self.calendar = calendar
         self.retention = retention
         self.maxSeries = maxSeries
         self.redactor = redactor
+        self.lifetime = LifetimeCounters(keyLimit: lifetimeKeys)
     }
 
     /// How many series exist (including `__overflow__` once used).
@@ -98,6 +106,9 @@ public final class UsageCounters {
         let ordinals = calendar.ordinals(forEpochSeconds: Int64(record.epochSeconds.rounded(.down)))
         recordsCounted &+= 1
         let dimensions = seriesDimensions[Int(series)]
+        lifetime.add(record, key: dimensions.key, pair: dimensions.pair) {
+            (keyNames[Int(dimensions.key)], modelNames[Int(dimensions.model)], providerNames[Int(dimensions.provider)])
+        }
         let day = count(record, series, dimensions, period: 0, ordinal: ordinals.day)
         let week = count(record, series, dimensions, period: 1, ordinal: ordinals.week)
         let month = count(record, series, dimensions, period: 2, ordinal: ordinals.month)
@@ -507,6 +518,7 @@ extension UsageCounters {
         }
         writer.write(overflowRecords)
         writer.write(recordsCounted)
+        lifetime.encode(into: &writer)
     }
 
     /// Replaces the (empty) counters with ones written by `encode`. The time zone must be the
@@ -565,6 +577,16 @@ extension UsageCounters {
         }
         overflowRecords = try reader.read(UInt64.self)
         recordsCounted = try reader.read(UInt64.self)
+        if formatVersion >= 4 { try lifetime.restore(from: &reader, resolve: lifetimePlace) }
     }
 
+    /// The (key id, pair) of a lifetime entry's names, for its per-record index.
+    func lifetimePlace(_ entry: LifetimeCounters.Entry) -> (key: Int32?, pair: Int32?) {
+        let key = keyIDByName[entry.key]
+        let model = entry.model.utf8.withContiguousStorageIfAvailable { models.id(of: UnsafeRawBufferPointer($0)) } ?? nil
+        let provider =
+            entry.provider.utf8.withContiguousStorageIfAvailable { providers.id(of: UnsafeRawBufferPointer($0)) } ?? nil
+        guard let model, let provider else { return (key, nil) }
+        return (key, pairByModelProvider[Int64(model) << 32 | Int64(provider)])
+    }
 }

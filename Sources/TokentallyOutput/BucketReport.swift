@@ -271,14 +271,29 @@ public struct IndexReport: Hashable, Sendable {
     /// Retained bucket labels per period, oldest first.
     var buckets: [Period: [String]]
     public var status: IngestStatus
+    /// The lifetime counters (`LifetimeCounters`), sorted by model, provider and key.
+    public var lifetime: [LifetimeCounters.Entry]
     public init(
         generatedAtEpochSeconds: Int64, host: String, timezone: String, buckets: [Period: [String]],
-        status: IngestStatus
+        status: IngestStatus, lifetime: [LifetimeCounters.Entry] = []
     ) {
         self.generatedAtEpochSeconds = generatedAtEpochSeconds
         self.host = host
         self.timezone = timezone
         self.buckets = buckets
         self.status = status
+        self.lifetime = lifetime.sorted { ($0.model, $0.provider, $0.key) < ($1.model, $1.provider, $1.key) }
+    }
+
+    public static func == (lhs: IndexReport, rhs: IndexReport) -> Bool {
+        lhs.generatedAtEpochSeconds == rhs.generatedAtEpochSeconds && lhs.host == rhs.host
+            && lhs.timezone == rhs.timezone && lhs.buckets == rhs.buckets && lhs.status == rhs.status
+            && lhs.lifetime.map(\.values) == rhs.lifetime.map(\.values)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(generatedAtEpochSeconds)
+        hasher.combine(host)
+        hasher.combine(buckets)
     }
 }

@@ -291,9 +291,69 @@ public enum SnapshotEncoder {
         }
         json.endArray()
         json.endObject()
+        encodeLifetime(index.lifetime, into: &json)
 
         json.endObject()
         json.finishLine()
+    }
+
+    /// `lifetime`: monotonic counters per (model, provider[, key]), with histograms on
+    /// OpenTelemetry's GenAI bucket bounds (docs/snapshot-format.md, "index.json").
+    private static func encodeLifetime(_ entries: [LifetimeCounters.Entry], into json: inout JSONWriter) {
+        json.field("lifetime")
+        json.beginObject()
+        json.field("duration_bounds_seconds")
+        json.beginArray(compact: true)
+        for bound in LifetimeCounters.durationBounds { json.number(bound) }
+        json.endArray()
+        json.field("ttft_bounds_seconds")
+        json.beginArray(compact: true)
+        for bound in LifetimeCounters.ttftBounds { json.number(bound) }
+        json.endArray()
+        json.field("entries")
+        json.beginArray()
+        for entry in entries {
+            let v = entry.values
+            json.beginObject(compact: true)
+            json.field("api_key")
+            json.string(entry.key.isEmpty ? nil : entry.key)
+            json.field("model")
+            json.string(entry.model)
+            json.field("provider")
+            json.string(entry.provider)
+            json.field("succeeded")
+            json.integer(v.succeeded)
+            json.field("failed")
+            json.integer(v.failed)
+            json.field("input_tokens")
+            json.integer(v.inputTokens)
+            json.field("output_tokens")
+            json.integer(v.outputTokens)
+            json.field("cached_tokens")
+            json.integer(v.cachedTokens)
+            json.field("cache_write_tokens")
+            json.integer(v.cacheWriteTokens)
+            json.field("reasoning_tokens")
+            json.integer(v.reasoningTokens)
+            json.field("web_search_calls")
+            json.integer(v.webSearchCalls)
+            json.field("cost_usd")
+            json.nanoDecimal(v.costNanoUSD)
+            for (name, histogram) in [("duration_seconds", v.duration), ("ttft_seconds", v.ttft)] {
+                json.key(name)
+                json.beginObject(compact: true)
+                json.field("counts")
+                json.beginArray(compact: true)
+                for count in histogram.counts { json.integer(count) }
+                json.endArray()
+                json.field("sum")
+                json.number(histogram.sumSeconds)
+                json.endObject()
+            }
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
     }
 
     // MARK: Parts

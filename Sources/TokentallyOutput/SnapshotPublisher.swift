@@ -115,7 +115,8 @@ public struct SnapshotPublisher: Sendable {
             }
         }
         let index = IndexReport(
-            generatedAtEpochSeconds: now, host: host, timezone: timezone, buckets: labels, status: status)
+            generatedAtEpochSeconds: now, host: host, timezone: timezone, buckets: labels, status: status,
+            lifetime: counters.lifetime.entries)
         return (index, retained)
     }
 

@@ -21,7 +21,7 @@ import TokentallySystem
 struct Checkpoint: Equatable, Sendable {
     /// The payload format `encode` writes. Bumped whenever the layout (or the checksum) changes;
     /// other versions are refused, not guessed at.
-    static let formatVersion: UInt32 = 3
+    static let formatVersion: UInt32 = 4
 
     /// When it was committed (Unix seconds).
     var commitTime: Int64

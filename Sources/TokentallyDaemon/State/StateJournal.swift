@@ -22,7 +22,7 @@ import TokentallySystem
 /// Used by the follow loop's thread only.
 final class StateJournal {
     static let magic: [UInt8] = Array("TTJOURN\0".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
     static let headerSize = magic.count + 4 + 8
     static let name = "state.journal"
 

@@ -46,10 +46,10 @@ struct StateStore: Sendable {
     /// Bumped whenever the payload layout or the checksum changes; other versions are refused,
     /// not guessed at. Format 3 added the inputs the state belongs to, the retention anchors,
     /// and CRC-64 file fingerprints with a longer identity.
-    static let version: UInt32 = 3
+    static let version: UInt32 = 4
     /// Versions `load` reads: 1 and 2 differ only in the checksum; 3 in the payload, which its
     /// decoders read by `StateReader.formatVersion`.
-    static let readableVersions: ClosedRange<UInt32> = 1...3
+    static let readableVersions: ClosedRange<UInt32> = 1...4
     static let headerSize = magic.count + 4 + 8 + 8
 
     public let directory: String

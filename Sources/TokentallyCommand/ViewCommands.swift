@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TokentallyConfiguration
+import TokentallyServer
+import TokentallySystem
+import TokentallyViews
+
+/// The snapshot directory a view command reads: `--snapshot-dir`, else the config's
+/// `snapshot.directory` (`--config`, else the defaults and the environment).
+private func snapshotDirectory(_ option: String?, config: String?) -> (directory: String, configuration: Configuration) {
+    let configuration = loadConfiguration(config)
+    let directory = option ?? configuration.snapshot.directory
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        fail(
+            CommandError.usage(
+                "snapshot directory \(directory) does not exist; give the one tokentally writes with --snapshot-dir DIR, or --config FILE",
+                code: .missingInput))
+    }
+    return (directory, configuration)
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Show the usage, provider and performance figures of a bucket from the snapshot files.",
+        discussion: """
+            Counters under --key, --model and --provider filters (each repeatable; none means all) \
+            are exact sums of the snapshot's series rows. The bucket defaults to the newest of the \
+            period. Colour only on a terminal, never with NO_COLOR.
+            """)
+
+    @Option(name: .customLong("snapshot-dir"), help: "The snapshot directory (default: snapshot.directory).")
+    var snapshotDir: String?
+
+    @Option(help: "The configuration file, for snapshot.directory.")
+    var config: String?
+
+    @Option(help: "day, week or month.")
+    var period: String = "month"
+
+    @Option(help: "The bucket label (2026-11-28, 2026-W48, 2026-11); default: the newest.")
+    var bucket: String?
+
+    @Option(name: .customLong("key"), help: "Only this API key (repeatable).")
+    var keys: [String] = []
+
+    @Option(name: .customLong("model"), help: "Only this model (repeatable).")
+    var models: [String] = []
+
+    @Option(name: .customLong("provider"), help: "Only this provider (repeatable).")
+    var providers: [String] = []
+
+    @Option(help: "usage, provider, performance or all.")
+    var tab: String = "all"
+
+    @Option(help: "table, json or csv.")
+    var format: String = "table"
+
+    func validate() throws {
+        guard SnapshotIndex.periods.contains(period) else {
+            throw ValidationError("--period must be day, week or month, not \(period)")
+        }
+        guard Selection.Tab(rawValue: tab) != nil else {
+            throw ValidationError("--tab must be usage, provider, performance or all, not \(tab)")
+        }
+        guard ["table", "json", "csv"].contains(format) else {
+            throw ValidationError("--format must be table, json or csv, not \(format)")
+        }
+    }
+
+    func run() throws {
+        let (path, _) = snapshotDirectory(snapshotDir, config: config)
+        let selection = Selection(
+            period: period, bucket: bucket, keys: keys, models: models, providers: providers, tab: Selection.Tab(rawValue: tab)!)
+        let report: Report
+        do {
+            report = try Report.build(selection, from: SnapshotDirectory(path: path))
+        } catch let error as SelectionError {
+            fail(CommandError.usage("report: " + error.message, code: .invalidArgument))
+        } catch {
+            fail(CommandError.io("report: \(error)", code: .readFailed))
+        }
+        let output: String
+        switch format {
+        case "json": output = ReportJSON.render(report)
+        case "csv": output = ReportCSV.render(report)
+        default:
+            let colour = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            output = ReportTable.render(report, colour: colour)
+        }
+        FileHandle.standardOutput.write(Data(output.utf8))
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the usage page, its JSON and CSV API and Prometheus metrics from the snapshot files.",
+        discussion: """
+            Reads only the snapshot directory. GET / (the page), /api/v1/buckets, /api/v1/report, \
+            /api/v1/report.csv, /metrics and /healthz. Listens on loopback unless told otherwise.
+            """)
+
+    @Option(name: .customLong("snapshot-dir"), help: "The snapshot directory (default: snapshot.directory).")
+    var snapshotDir: String?
+
+    @Option(help: "The configuration file, for snapshot.directory and serve.listen.")
+    var config: String?
+
+    @Option(help: "host:port to listen on (default: serve.listen, 127.0.0.1:8787); port 0 picks a free one.")
+    var listen: String?
+
+    func validate() throws {
+        if let listen, ListenAddress(listen) == nil {
+            throw ValidationError("--listen must be an address and port such as 127.0.0.1:8787 or [::1]:8787, not \(listen)")
+        }
+    }
+
+    func run() async throws {
+        bootstrapLogging()
+        let (path, configuration) = snapshotDirectory(snapshotDir, config: config)
+        let address = ListenAddress(listen ?? configuration.serve.listen)!
+        let logger = Logger(label: "tokentally.serve")
+        let server = UsageServer(snapshotDirectory: path, address: address, logger: logger)
+        do {
+            try await server.run { bound in
+                FileHandle.standardOutput.write(Data("tokentally serve: listening on http://\(bound)/ for \(path)\n".utf8))
+            }
+        } catch {
+            fail(CommandError.io("serve: cannot listen on \(address): \(error)", code: .other))
+        }
+    }
+}
