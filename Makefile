@@ -1,10 +1,11 @@
 # Building, installing and packaging tokentally. docs/systemd.md explains the result.
 #
 #   make                      build the release binary (Swift runtime linked in statically)
-#   sudo make install         install it, the systemd unit, the example config and the docs
+#   sudo make install         install it, the systemd units (tokentally-serve not enabled), the
+#                             example config and the docs
 #   sudo make uninstall       remove what install put there (an edited config is kept)
 #   make deb                  build .build-deb/tokentally_<version>_<arch>.deb
-#   make check-unit           systemd-analyze verify and security on the unit
+#   make check-unit           systemd-analyze verify and security on the units
 #
 # install and uninstall honour DESTDIR (staged installs: nothing outside DESTDIR is touched)
 # and the usual prefix, bindir, sysconfdir, unitdir and docdir. BINARY=path installs a binary
@@ -47,6 +48,9 @@ install: $(BINARY)
 	sed 's|/usr/bin/tokentally|$(bindir)/tokentally|' systemd/tokentally.service \
 		> $(DESTDIR)$(unitdir)/tokentally.service
 	chmod 0644 $(DESTDIR)$(unitdir)/tokentally.service
+	sed 's|/usr/bin/tokentally|$(bindir)/tokentally|' systemd/tokentally-serve.service \
+		> $(DESTDIR)$(unitdir)/tokentally-serve.service
+	chmod 0644 $(DESTDIR)$(unitdir)/tokentally-serve.service
 	if [ -e $(CONFIG) ]; then \
 		$(INSTALL) -m 0644 config/tokentally.yaml $(CONFIG).example; \
 		echo "kept $(CONFIG); the new example is $(CONFIG).example"; \
@@ -67,9 +71,10 @@ install: $(BINARY)
 # the tokentally user, are kept.
 uninstall:
 	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
-		systemctl disable --now tokentally.service 2>/dev/null || true; \
+		systemctl disable --now tokentally.service tokentally-serve.service 2>/dev/null || true; \
 	fi
-	rm -f $(DESTDIR)$(bindir)/tokentally $(DESTDIR)$(unitdir)/tokentally.service
+	rm -f $(DESTDIR)$(bindir)/tokentally $(DESTDIR)$(unitdir)/tokentally.service \
+		$(DESTDIR)$(unitdir)/tokentally-serve.service
 	rm -f $(CONFIG).example
 	if [ -e $(CONFIG) ] && cmp -s config/tokentally.yaml $(CONFIG); then rm -f $(CONFIG); fi
 	rmdir $(DESTDIR)$(sysconfdir)/tokentally 2>/dev/null || true
@@ -83,12 +88,14 @@ deb:
 # The unit as installed must pass verify (which needs ExecStart's binary: the built one stands
 # in for /usr/bin/tokentally) and score an exposure of 2.0 or less (threshold is tenths).
 check-unit: $(BINARY)
-	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	sed 's|^ExecStart=/usr/bin/tokentally|ExecStart=$(abspath $(BINARY))|' systemd/tokentally.service \
-		> $$tmp/tokentally.service && \
-	out=$$(systemd-analyze verify $$tmp/tokentally.service 2>&1) && [ -z "$$out" ] || \
-		{ echo "systemd-analyze verify: $${out:-failed}"; exit 1; }
-	systemd-analyze security --offline=yes --threshold=20 systemd/tokentally.service | tail -n 1
+	for unit in tokentally tokentally-serve; do \
+		tmp=$$(mktemp -d) && \
+		sed 's|^ExecStart=/usr/bin/tokentally|ExecStart=$(abspath $(BINARY))|' systemd/$$unit.service \
+			> $$tmp/$$unit.service && \
+		out=$$(systemd-analyze verify $$tmp/$$unit.service 2>&1); status=$$?; rm -rf "$$tmp"; \
+		[ $$status -eq 0 ] && [ -z "$$out" ] || { echo "systemd-analyze verify $$unit: $${out:-failed}"; exit 1; }; \
+		systemd-analyze security --offline=yes --threshold=20 systemd/$$unit.service | tail -n 1 || exit 1; \
+	done
 
 clean:
 	rm -rf .build-deb

@@ -8,7 +8,8 @@ import TokentallyViews
 
 /// The snapshot directory a view command reads: `--snapshot-dir`, else the config's
 /// `snapshot.directory` (`--config`, else the defaults and the environment).
-private func snapshotDirectory(_ option: String?, config: String?) -> (directory: String, configuration: Configuration) {
+private func snapshotDirectory(_ option: String?, config: String?) -> (directory: String, configuration: Configuration)
+{
     let configuration = loadConfiguration(config)
     let directory = option ?? configuration.snapshot.directory
     var isDirectory: ObjCBool = false
@@ -73,7 +74,8 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let (path, _) = snapshotDirectory(snapshotDir, config: config)
         let selection = Selection(
-            period: period, bucket: bucket, keys: keys, models: models, providers: providers, tab: Selection.Tab(rawValue: tab)!)
+            period: period, bucket: bucket, keys: keys, models: models, providers: providers,
+            tab: Selection.Tab(rawValue: tab)!)
         let report: Report
         do {
             report = try Report.build(selection, from: SnapshotDirectory(path: path))
@@ -113,7 +115,8 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         if let listen, ListenAddress(listen) == nil {
-            throw ValidationError("--listen must be an address and port such as 127.0.0.1:8787 or [::1]:8787, not \(listen)")
+            throw ValidationError(
+                "--listen must be an address and port such as 127.0.0.1:8787 or [::1]:8787, not \(listen)")
         }
     }
 
@@ -125,7 +128,8 @@ struct Serve: AsyncParsableCommand {
         let server = UsageServer(snapshotDirectory: path, address: address, logger: logger)
         do {
             try await server.run { bound in
-                FileHandle.standardOutput.write(Data("tokentally serve: listening on http://\(bound)/ for \(path)\n".utf8))
+                FileHandle.standardOutput.write(
+                    Data("tokentally serve: listening on http://\(bound)/ for \(path)\n".utf8))
             }
         } catch {
             fail(CommandError.io("serve: cannot listen on \(address): \(error)", code: .other))

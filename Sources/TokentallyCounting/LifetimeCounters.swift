@@ -81,8 +81,9 @@ public final class LifetimeCounters {
     /// Counts one record of series dimensions (`key`, `pair`), with the names to create its
     /// entry the first time.
     @inline(__always)
-    func add(_ record: GatewayRecord, key: Int32, pair: Int32, names: () -> (key: String, model: String, provider: String))
-    {
+    func add(
+        _ record: GatewayRecord, key: Int32, pair: Int32, names: () -> (key: String, model: String, provider: String)
+    ) {
         let slot = self.slot(key: key, pair: pair, names: names)
         entries.withUnsafeMutableBufferPointer { entries in
             let values = withUnsafeMutablePointer(to: &entries[Int(slot)].values) { $0 }
@@ -94,7 +95,9 @@ public final class LifetimeCounters {
             values.pointee.reasoningTokens &+= record.reasoningTokens
             values.pointee.webSearchCalls &+= record.webSearchCalls
             values.pointee.costNanoUSD &+= record.costNanoUSD
-            if !record.latencyMs.isNaN { values.pointee.duration.add(record.latencyMs / 1000, bounds: Self.durationBounds) }
+            if !record.latencyMs.isNaN {
+                values.pointee.duration.add(record.latencyMs / 1000, bounds: Self.durationBounds)
+            }
             if !record.ttftMs.isNaN { values.pointee.ttft.add(record.ttftMs / 1000, bounds: Self.ttftBounds) }
         }
         if !changed[Int(slot)] {
@@ -167,7 +170,8 @@ public final class LifetimeCounters {
 
     /// Reads what `encode` wrote; `resolve` turns an entry's names into its (key id, pair) for
     /// the per-record index (nil for a label that is not a key name: `otherKeys`, or "").
-    func restore(from reader: inout StateReader, resolve: (Entry) -> (key: Int32?, pair: Int32?)) throws(StateDecodingError)
+    func restore(from reader: inout StateReader, resolve: (Entry) -> (key: Int32?, pair: Int32?))
+        throws(StateDecodingError)
     {
         let count = try reader.readCount(minimumItemSize: 12)
         entries.removeAll()
@@ -254,7 +258,8 @@ public final class LifetimeCounters {
     }
 
     private static func read(from reader: inout StateReader) throws(StateDecodingError) -> Entry {
-        var entry = Entry(key: try reader.readString(), model: try reader.readString(), provider: try reader.readString())
+        var entry = Entry(
+            key: try reader.readString(), model: try reader.readString(), provider: try reader.readString())
         var numbers: [UInt64] = []
         for _ in 0..<8 { numbers.append(try reader.read(UInt64.self)) }
         entry.values.succeeded = numbers[0]

@@ -583,7 +583,8 @@ extension UsageCounters {
     /// The (key id, pair) of a lifetime entry's names, for its per-record index.
     func lifetimePlace(_ entry: LifetimeCounters.Entry) -> (key: Int32?, pair: Int32?) {
         let key = keyIDByName[entry.key]
-        let model = entry.model.utf8.withContiguousStorageIfAvailable { models.id(of: UnsafeRawBufferPointer($0)) } ?? nil
+        let model =
+            entry.model.utf8.withContiguousStorageIfAvailable { models.id(of: UnsafeRawBufferPointer($0)) } ?? nil
         let provider =
             entry.provider.utf8.withContiguousStorageIfAvailable { providers.id(of: UnsafeRawBufferPointer($0)) } ?? nil
         guard let model, let provider else { return (key, nil) }

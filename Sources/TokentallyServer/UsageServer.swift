@@ -55,7 +55,8 @@ public struct UsageServer: Sendable {
                 let index = try directory.index()
                 var out = "{\n  \"timezone\": \(Self.quoted(index.timezone)),\n  \"buckets\": {"
                 out += SnapshotIndex.periods.map { period in
-                    "\n    \(Self.quoted(period)): [" + (index.buckets[period] ?? []).map(Self.quoted).joined(separator: ", ")
+                    "\n    \(Self.quoted(period)): ["
+                        + (index.buckets[period] ?? []).map(Self.quoted).joined(separator: ", ")
                         + "]"
                 }.joined(separator: ",")
                 out += "\n  }\n}\n"

@@ -85,6 +85,10 @@ import Testing
         }
         let replayed = try replay(records.count)
         #expect(countersBytes(replayed.counters) == countersBytes(source.counters))
+        // The lifetime counters too: every line counted once, whatever retention evicted.
+        let lifetime = replayed.counters.lifetime.entries
+        #expect(lifetime.map(\.values) == source.counters.lifetime.entries.map(\.values) && !lifetime.isEmpty)
+        #expect(lifetime.reduce(0) { $0 + $1.values.succeeded + $1.values.failed } == 1_100)
         #expect(replayed.linesRead == source.linesRead && replayed.linesRejected == 1)
         // Not vacuous: without the last record the state is another one.
         #expect(countersBytes(try replay(records.count - 1).counters) != countersBytes(source.counters))

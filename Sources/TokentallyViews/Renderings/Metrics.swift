@@ -39,10 +39,14 @@ public enum Metrics {
             out.sample("tokentally_web_search_calls_total", labels(entry), text(entry["web_search_calls"]))
         }
         for (name, member, boundsMember, help) in [
-            ("tokentally_request_duration_seconds", "duration_seconds", "duration_bounds_seconds",
-             "Whole-request latency, on OpenTelemetry's gen_ai.client.operation.duration buckets."),
-            ("tokentally_time_to_first_token_seconds", "ttft_seconds", "ttft_bounds_seconds",
-             "Time to the first token, on OpenTelemetry's gen_ai.server.time_to_first_token buckets."),
+            (
+                "tokentally_request_duration_seconds", "duration_seconds", "duration_bounds_seconds",
+                "Whole-request latency, on OpenTelemetry's gen_ai.client.operation.duration buckets."
+            ),
+            (
+                "tokentally_time_to_first_token_seconds", "ttft_seconds", "ttft_bounds_seconds",
+                "Time to the first token, on OpenTelemetry's gen_ai.server.time_to_first_token buckets."
+            ),
         ] {
             out.family(name, "histogram", help)
             let bounds = lifetime[boundsMember]?.elements.compactMap { $0.number } ?? []
@@ -96,8 +100,10 @@ public enum Metrics {
         out.sample("tokentally_last_snapshot_timestamp_seconds", [], Timestamps.epochText(index.generatedAt) ?? "NaN")
         for (name, member, help) in [
             ("tokentally_commit_consecutive_failures", "commits", "State commits failed since the last success."),
-            ("tokentally_snapshot_write_consecutive_failures", "snapshot_writes",
-             "Snapshot writes failed since the last success."),
+            (
+                "tokentally_snapshot_write_consecutive_failures", "snapshot_writes",
+                "Snapshot writes failed since the last success."
+            ),
         ] {
             guard let health = status[member], case .object = health else { continue }
             out.family(name, "gauge", help)

@@ -26,7 +26,8 @@ public enum ReportJSON {
         out.key("filters")
         out.open("{")
         for (name, values) in [
-            ("keys", report.selection.keys), ("models", report.selection.models), ("providers", report.selection.providers),
+            ("keys", report.selection.keys), ("models", report.selection.models),
+            ("providers", report.selection.providers),
         ] {
             out.key(name)
             out.open("[")
@@ -39,7 +40,9 @@ public enum ReportJSON {
         out.close("}")
         out.key("totals")
         counters(report.totals, into: &out, successRate: true)
-        for (name, rows) in [("by_model", report.byModel), ("by_provider", report.byProvider), ("by_key", report.byKey)] {
+        for (name, rows) in [
+            ("by_model", report.byModel), ("by_provider", report.byProvider), ("by_key", report.byKey),
+        ] {
             out.key(name)
             out.open("{")
             for row in rows {

@@ -5,7 +5,8 @@ public enum ReportTable {
     public static func render(_ report: Report, colour: Bool, width: Int = 100) -> String {
         var out = Output(colour: colour)
         let hosts = report.hosts.map(\.name).joined(separator: ", ")
-        out.line(out.bold("\(report.period) \(report.bucket)") + "  \(report.start) – \(report.end) (\(report.timezone))")
+        out.line(
+            out.bold("\(report.period) \(report.bucket)") + "  \(report.start) – \(report.end) (\(report.timezone))")
         out.line(out.dim("host\(report.hosts.count == 1 ? "" : "s"): \(hosts)"))
         let filters = report.selection.query.filter { ["key", "model", "provider"].contains($0.name) }
         if !filters.isEmpty {
@@ -21,11 +22,14 @@ public enum ReportTable {
     private static func usage(_ report: Report, _ out: inout Output) {
         let t = report.totals
         out.heading("Usage")
-        out.table([
-            ["Total tokens", "Input tokens", "Output tokens", "Requests", "Cost"],
-            [Format.count(t.totalTokens), Format.count(t.inputTokens), Format.count(t.outputTokens),
-             Format.grouped(t.requests), Format.dollars(t.costNanos)],
-        ], header: true)
+        out.table(
+            [
+                ["Total tokens", "Input tokens", "Output tokens", "Requests", "Cost"],
+                [
+                    Format.count(t.totalTokens), Format.count(t.inputTokens), Format.count(t.outputTokens),
+                    Format.grouped(t.requests), Format.dollars(t.costNanos),
+                ],
+            ], header: true)
         let w = t.integers
         out.line(
             "Web search: \(Format.grouped(w[9])) requests, \(Format.grouped(w[10])) calls, "
@@ -41,7 +45,8 @@ public enum ReportTable {
         let largest = types.map(\.1).max() ?? 0
         out.table(
             types.map { [$0.0, Format.count($0.1), out.bar($0.1, of: largest)] }, header: false, rightAligned: [1])
-        out.subheading("By API key" + (report.byKey.count > 20 ? " (the 20 with the most tokens of \(report.byKey.count))" : ""))
+        out.subheading(
+            "By API key" + (report.byKey.count > 20 ? " (the 20 with the most tokens of \(report.byKey.count))" : ""))
         rows(Array(report.byKey.sorted { $0.counters.totalTokens > $1.counters.totalTokens }.prefix(20)), &out)
         if report.days.count > 1 {
             out.subheading("Day by day")
@@ -50,8 +55,11 @@ public enum ReportTable {
                 [["day", "requests", "tokens", "cost", ""]]
                     + report.days.map { day in
                         day.present
-                            ? [day.bucket, Format.grouped(day.counters.requests), Format.count(day.counters.totalTokens),
-                               Format.dollars(day.counters.costNanos), out.bar(day.counters.totalTokens, of: most)]
+                            ? [
+                                day.bucket, Format.grouped(day.counters.requests),
+                                Format.count(day.counters.totalTokens),
+                                Format.dollars(day.counters.costNanos), out.bar(day.counters.totalTokens, of: most),
+                            ]
                             : [day.bucket, "–", "–", "–", ""]
                     }, header: true, rightAligned: [1, 2, 3])
         }
@@ -62,28 +70,37 @@ public enum ReportTable {
         out.table(
             [["", "tokens", "input", "output", "requests", "cost", ""]]
                 + rows.map { row in
-                    [row.name, Format.count(row.counters.totalTokens), Format.count(row.counters.inputTokens),
-                     Format.count(row.counters.outputTokens), Format.grouped(row.counters.requests),
-                     Format.dollars(row.counters.costNanos), out.bar(row.counters.totalTokens, of: most)]
+                    [
+                        row.name, Format.count(row.counters.totalTokens), Format.count(row.counters.inputTokens),
+                        Format.count(row.counters.outputTokens), Format.grouped(row.counters.requests),
+                        Format.dollars(row.counters.costNanos), out.bar(row.counters.totalTokens, of: most),
+                    ]
                 }, header: true, rightAligned: [1, 2, 3, 4, 5])
     }
 
     private static func provider(_ report: Report, _ out: inout Output) {
         out.heading("Provider")
-        out.table([
-            ["Primary provider", "Providers", "Success rate", "Fastest provider"],
-            [report.primaryProvider ?? "–", String(report.providerCount), Format.percent(report.totals.successRate),
-             report.fastestProvider ?? "–"],
-        ], header: true)
+        out.table(
+            [
+                ["Primary provider", "Providers", "Success rate", "Fastest provider"],
+                [
+                    report.primaryProvider ?? "–", String(report.providerCount),
+                    Format.percent(report.totals.successRate),
+                    report.fastestProvider ?? "–",
+                ],
+            ], header: true)
         let tokens = report.byProvider.map(\.counters.totalTokens).reduce(0, +)
         let requests = report.byProvider.map(\.counters.requests).reduce(0, +)
         out.table(
             [["", "tokens", "share", "", "requests", "share", "success"]]
                 + report.byProvider.map { row in
-                    [row.name, Format.count(row.counters.totalTokens),
-                     Format.share(row.counters.totalTokens, of: tokens), out.bar(row.counters.totalTokens, of: tokens),
-                     Format.grouped(row.counters.requests), Format.share(row.counters.requests, of: requests),
-                     Format.percent(row.counters.successRate)]
+                    [
+                        row.name, Format.count(row.counters.totalTokens),
+                        Format.share(row.counters.totalTokens, of: tokens),
+                        out.bar(row.counters.totalTokens, of: tokens),
+                        Format.grouped(row.counters.requests), Format.share(row.counters.requests, of: requests),
+                        Format.percent(row.counters.successRate),
+                    ]
                 }, header: true, rightAligned: [1, 2, 4, 5, 6])
     }
 
@@ -98,11 +115,14 @@ public enum ReportTable {
                 return ["mean", "p50", "p90", "p99"].map { Format.measure(distribution.value($0)) }
             }
         }
-        let header = ["", "latency ms mean", "p50", "p90", "p99", "TTFT ms mean", "p50", "p90", "p99", "tok/s mean",
-                      "p50", "p90", "p99"]
+        let header = [
+            "", "latency ms mean", "p50", "p90", "p99", "TTFT ms mean", "p50", "p90", "p99", "tok/s mean",
+            "p50", "p90", "p99",
+        ]
         var table = [header]
         if let totals = view.totals { table.append(["selection"] + cells(totals)) }
-        let perModel = view.byModel.isEmpty
+        let perModel =
+            view.byModel.isEmpty
             ? view.byModelProvider.map { ("\($0.model) · \($0.provider)", $0.performance) }
             : view.byModel.map { ($0.name, $0.performance) }
         table += perModel.map { [$0.0] + cells($0.1) }
@@ -153,7 +173,9 @@ public enum ReportTable {
         mutating func table(_ rows: [[String]], header: Bool, rightAligned: Set<Int> = []) {
             guard let columns = rows.map(\.count).max() else { return }
             var widths = [Int](repeating: 0, count: columns)
-            for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], visible(cell)) } }
+            for row in rows {
+                for (index, cell) in row.enumerated() { widths[index] = max(widths[index], visible(cell)) }
+            }
             for (number, row) in rows.enumerated() {
                 var cells: [String] = []
                 for (index, cell) in row.enumerated() {

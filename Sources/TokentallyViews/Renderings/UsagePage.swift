@@ -76,7 +76,9 @@ public enum UsagePage {
         }
     }
 
-    private static func multiple(_ name: String, _ title: String, _ options: [String], selected: [String], _ html: inout HTML) {
+    private static func multiple(
+        _ name: String, _ title: String, _ options: [String], selected: [String], _ html: inout HTML
+    ) {
         let chosen = Set(selected)
         html.raw("<label>\(title) <select name=\"\(name)\" multiple size=\"\(min(4, max(2, options.count)))\">")
         for option in options {
@@ -105,7 +107,9 @@ public enum UsagePage {
         html.raw("</section>")
         if report.days.count > 1 {
             html.raw("<h2>Day by day</h2>")
-            html.raw(Chart.columns(report.days.map { ($0.bucket, Double($0.counters.totalTokens), $0.present) }, unit: "tokens"))
+            html.raw(
+                Chart.columns(
+                    report.days.map { ($0.bucket, Double($0.counters.totalTokens), $0.present) }, unit: "tokens"))
         }
         html.raw("<h2>By token type</h2><section class=\"kpis small\">")
         kpi("Cached", "cached_tokens", t, &html)
@@ -118,9 +122,11 @@ public enum UsagePage {
                 ("cache write", Double(t.integers[7])), ("reasoning", Double(t.integers[8])),
             ]))
         html.raw("<h2>By model</h2>")
-        html.raw(Chart.bars(report.byModel.sorted { $0.counters.totalTokens > $1.counters.totalTokens }.prefix(20).map {
-            ($0.name, Double($0.counters.totalTokens))
-        }))
+        html.raw(
+            Chart.bars(
+                report.byModel.sorted { $0.counters.totalTokens > $1.counters.totalTokens }.prefix(20).map {
+                    ($0.name, Double($0.counters.totalTokens))
+                }))
         table(report.byModel, title: "model", &html)
         html.raw("<h2>By API key</h2>")
         let keys = report.byKey.sorted { $0.counters.totalTokens > $1.counters.totalTokens }
@@ -133,7 +139,8 @@ public enum UsagePage {
         named("Primary provider", "primary_provider", report.primaryProvider, &html)
         figure("Providers", "provider_count", String(report.providerCount), String(report.providerCount), &html)
         figure(
-            "Success rate", "success_rate", report.totals.successRateText ?? "", Format.percent(report.totals.successRate),
+            "Success rate", "success_rate", report.totals.successRateText ?? "",
+            Format.percent(report.totals.successRate),
             &html)
         named("Fastest provider", "fastest_provider", report.fastestProvider, &html)
         html.raw("</section>")
@@ -153,7 +160,9 @@ public enum UsagePage {
                 html.raw("<h2>\(title(name))</h2><section class=\"kpis small\">")
                 for figureName in ["mean", "p50", "p90", "p99"] {
                     let text = distribution.text(figureName)
-                    figure(figureName, "\(name).\(figureName)", text ?? "", Format.measure(text.flatMap { Double($0) }), &html)
+                    figure(
+                        figureName, "\(name).\(figureName)", text ?? "", Format.measure(text.flatMap { Double($0) }),
+                        &html)
                 }
                 html.raw("</section>")
             }
@@ -181,7 +190,8 @@ public enum UsagePage {
         html.raw(Chart.bars(rows.compactMap { row in row.1.latencyMs.value("p50").map { (row.0, $0) } }))
         html.raw("<table><thead><tr><th>model</th>")
         for name in Performance.names {
-            for figureName in ["mean", "p50", "p90", "p99"] { html.raw("<th>\(title(name)) \(figureName)</th>") }
+            let short = name == "latency_ms" ? "latency ms" : name == "ttft_ms" ? "TTFT ms" : "tok/s"
+            for figureName in ["mean", "p50", "p90", "p99"] { html.raw("<th>\(short) \(figureName)</th>") }
         }
         html.raw("</tr></thead><tbody>")
         for (name, performance) in rows {
@@ -193,7 +203,8 @@ public enum UsagePage {
             }
             html.raw("</tr>")
         }
-        html.raw("</tbody></table><p class=\"note\">Models are compared with at least \(view.minRequests) requests.</p>")
+        html.raw(
+            "</tbody></table><p class=\"note\">Models are compared with at least \(view.minRequests) requests.</p>")
     }
 
     private static func title(_ distribution: String) -> String {
@@ -209,7 +220,8 @@ public enum UsagePage {
     private static func kpi(_ label: String, _ metric: String, _ counters: Counters, _ html: inout HTML) {
         let index = Counters.names.firstIndex(of: metric)!
         let exact = counters.text(index)
-        let shown = index < Counters.integerCount ? Format.count(counters.integers[index]) : Format.dollars(counters.costNanos)
+        let shown =
+            index < Counters.integerCount ? Format.count(counters.integers[index]) : Format.dollars(counters.costNanos)
         figure(label, metric, exact, shown, &html)
     }
 
@@ -289,7 +301,8 @@ enum Chart {
         guard !rows.isEmpty else { return "<p class=\"note\">Nothing to show.</p>" }
         let largest = max(rows.map(\.1).max() ?? 0, 1)
         let height = rows.count * 22 + 4
-        var svg = "<svg role=\"img\" width=\"100%\" viewBox=\"0 0 900 \(height)\" preserveAspectRatio=\"xMinYMin meet\">"
+        var svg =
+            "<svg role=\"img\" width=\"100%\" viewBox=\"0 0 900 \(height)\" preserveAspectRatio=\"xMinYMin meet\">"
         for (index, row) in rows.enumerated() {
             let y = index * 22 + 2
             let width = max(1, Int(row.1 / largest * 560))

@@ -77,13 +77,15 @@ extension Report {
         let labels = index.buckets[selection.period] ?? []
         guard let newest = labels.last else {
             throw SelectionError(
-                message: "\(directory.path) has no \(selection.period) bucket yet; the daemon writes one with its first snapshot"
+                message:
+                    "\(directory.path) has no \(selection.period) bucket yet; the daemon writes one with its first snapshot"
             )
         }
         let label = selection.bucket ?? newest
         guard labels.contains(label) else {
             throw SelectionError(
-                message: "no \(selection.period) bucket \(label) in \(directory.path); the \(selection.period) buckets are \(listed(labels))"
+                message:
+                    "no \(selection.period) bucket \(label) in \(directory.path); the \(selection.period) buckets are \(listed(labels))"
             )
         }
         let file = try directory.bucket(period: selection.period, label: label)
@@ -107,7 +109,8 @@ extension Report {
             byModel: [], byProvider: [], byKey: [], series: [], days: [], primaryProvider: nil, providerCount: 0,
             fastestProvider: nil,
             performance: PerformanceView(
-                available: true, note: nil, totals: nil, byModel: [], byModelProvider: [], minRequests: file.minRequests))
+                available: true, note: nil, totals: nil, byModel: [], byModelProvider: [], minRequests: file.minRequests
+            ))
 
         var byModel = [Counters](repeating: Counters(), count: file.modelNames.count)
         var byProvider = [Counters](repeating: Counters(), count: file.providerNames.count)
@@ -124,7 +127,8 @@ extension Report {
             let flags = selection.query.filter { ["key", "model", "provider"].contains($0.name) }
                 .map { "--\($0.name) \($0.value)" }.joined(separator: " ")
             throw SelectionError(
-                message: "no series of \(file.period) \(file.bucket) matches \(flags) together; each matches alone, but not with the others"
+                message:
+                    "no series of \(file.period) \(file.bucket) matches \(flags) together; each matches alone, but not with the others"
             )
         }
         func named(_ sums: [Counters], _ names: [String]) -> [(name: String, counters: Counters)] {
@@ -134,27 +138,34 @@ extension Report {
         report.byProvider = named(byProvider, file.providerNames)
         report.byKey = named(byKey, file.keyNames)
         report.series = rows.map {
-            (file.keyNames[Int($0.key)], file.modelNames[Int($0.model)], file.providerNames[Int($0.provider)], $0.counters)
+            (
+                file.keyNames[Int($0.key)], file.modelNames[Int($0.model)], file.providerNames[Int($0.provider)],
+                $0.counters
+            )
         }
         report.series.sort {
             $0.counters.requests != $1.counters.requests
-                ? $0.counters.requests > $1.counters.requests : ($0.key, $0.model, $0.provider) < ($1.key, $1.model, $1.provider)
+                ? $0.counters.requests > $1.counters.requests
+                : ($0.key, $0.model, $0.provider) < ($1.key, $1.model, $1.provider)
         }
         if !selection.isFiltered, report.totals != file.totals.counters {
             throw SnapshotReadError(
-                message: "\(file.period)/\(file.bucket).json is inconsistent: its series rows do not add up to its totals")
+                message:
+                    "\(file.period)/\(file.bucket).json is inconsistent: its series rows do not add up to its totals")
         }
 
         // Provider tab.
         let primary = report.byProvider.max {
-            $0.counters.requests != $1.counters.requests ? $0.counters.requests < $1.counters.requests : $0.name > $1.name
+            $0.counters.requests != $1.counters.requests
+                ? $0.counters.requests < $1.counters.requests : $0.name > $1.name
         }
         report.primaryProvider = primary?.name
         report.providerCount = report.byProvider.count
         report.performance = performanceView(selection, file: file, filter: filter)
         if selection.keys.isEmpty, selection.models.isEmpty {
             let candidates = file.byProvider.filter { filter.providerSelected($0.name) }
-            report.fastestProvider = pick(candidates.map { ($0.name, $0.rollup.performance, $0.rollup.counters.requests) },
+            report.fastestProvider = pick(
+                candidates.map { ($0.name, $0.rollup.performance, $0.rollup.counters.requests) },
                 minRequests: file.minRequests, \.latencyMs, lowest: true)
         }
 
@@ -180,7 +191,8 @@ extension Report {
         return report
     }
 
-    private static func performanceView(_ selection: Selection, file: BucketFile, filter: RowFilter) -> PerformanceView {
+    private static func performanceView(_ selection: Selection, file: BucketFile, filter: RowFilter) -> PerformanceView
+    {
         var view = PerformanceView(
             available: true, note: nil, totals: nil, byModel: [], byModelProvider: [], minRequests: file.minRequests)
         guard selection.keys.isEmpty else {
@@ -198,7 +210,9 @@ extension Report {
         case 0:
             view.byModel = models.map { ($0.name, $0.rollup.performance, $0.rollup.counters.requests) }
         case 1:
-            view.byModel = view.byModelProvider.sorted { $0.model < $1.model }.map { ($0.model, $0.performance, $0.requests) }
+            view.byModel = view.byModelProvider.sorted { $0.model < $1.model }.map {
+                ($0.model, $0.performance, $0.requests)
+            }
         default:
             notes.append("With several providers selected, figures are shown per model and provider.")
         }
@@ -209,7 +223,8 @@ extension Report {
         case (1, 0): view.totals = file.byModel.first { $0.name == selection.models[0] }?.rollup.performance
         case (1, 1): view.totals = view.byModelProvider.first?.performance
         default:
-            notes.append("Quantiles of several models or providers do not add up, so the selection's own are not shown.")
+            notes.append(
+                "Quantiles of several models or providers do not add up, so the selection's own are not shown.")
         }
         func selected(_ request: HighlightedRequest?) -> HighlightedRequest? {
             guard let request, filter.modelSelected(request.model), filter.providerSelected(request.provider) else {
@@ -236,7 +251,8 @@ extension Report {
     /// The candidate (at least `minRequests` requests and a measured p50) with the lowest or
     /// highest p50; ties go to the name that sorts first, as the snapshot's highlights do.
     static func pick(
-        _ candidates: [(String, Performance, UInt64)], minRequests: UInt64, _ figure: KeyPath<Performance, Distribution>,
+        _ candidates: [(String, Performance, UInt64)], minRequests: UInt64,
+        _ figure: KeyPath<Performance, Distribution>,
         lowest: Bool
     ) -> String? {
         var best: (name: String, p50: Double)?
@@ -266,12 +282,14 @@ extension Report {
             let first = CivilCalendar.days(year: year, month: month, day: 1)
             return (0..<CivilCalendar.daysInMonth(year: year, month: month)).map { label(first + $0) }
         case "week":
-            guard parts.count == 2, let year = Int64(parts[0]), parts[1].hasPrefix("W"), let week = Int64(parts[1].dropFirst())
+            guard parts.count == 2, let year = Int64(parts[0]), parts[1].hasPrefix("W"),
+                let week = Int64(parts[1].dropFirst())
             else { return [] }
-            // ISO 8601: week 1 holds January 4th; weeks start on Monday.
+            // ISO 8601: week 1 holds January 4th; weeks start on Monday. Day 0 (1970-01-01) was
+            // a Thursday, so (days + 3) mod 7 counts the days since Monday.
             let january4 = CivilCalendar.days(year: year, month: 1, day: 4)
-            let weekday = CivilCalendar.floorDivide(january4 + 3, 7) * 7 - (january4 + 3)  // days back to Monday, negated
-            let monday = january4 + weekday + (week - 1) * 7
+            let sinceMonday = january4 + 3 - CivilCalendar.floorDivide(january4 + 3, 7) * 7
+            let monday = january4 - sinceMonday + (week - 1) * 7
             return (0..<7).map { label(monday + $0) }
         default:
             return [bucket]
@@ -307,7 +325,8 @@ struct RowFilter {
             for value in wanted {
                 guard let id = names.firstIndex(of: value) else {
                     throw SelectionError(
-                        message: "--\(flag) \(value) matches nothing in \(file.period) \(file.bucket); its \(plural) are \(Report.listed(names.sorted()))"
+                        message:
+                            "--\(flag) \(value) matches nothing in \(file.period) \(file.bucket); its \(plural) are \(Report.listed(names.sorted()))"
                     )
                 }
                 result.insert(Int32(id))

@@ -219,7 +219,8 @@ public struct BucketFile: Sendable {
                 let provider = value["provider"]?.string, let counters = try? Self.counters(value)
             else { throw reader.fail("a series row with api_key, model, provider and COUNTERS") }
             series.append(
-                SeriesRow(key: keys.id(key), model: models.id(model), provider: providers.id(provider), counters: counters))
+                SeriesRow(
+                    key: keys.id(key), model: models.id(model), provider: providers.id(provider), counters: counters))
         }
 
         private func rollup(_ value: JSONValue, _ place: String) throws -> Rollup {
@@ -246,10 +247,14 @@ public struct BucketFile: Sendable {
             for (index, name) in Counters.names.enumerated() {
                 guard case .number(let text)? = value[name] else { throw BucketFileError(message: "no \(name)") }
                 if index < Counters.integerCount {
-                    guard let number = UInt64(text) else { throw BucketFileError(message: "\(name) \(text) is not a counter") }
+                    guard let number = UInt64(text) else {
+                        throw BucketFileError(message: "\(name) \(text) is not a counter")
+                    }
                     counters.integers[index] = number
                 } else {
-                    guard let nanos = Money.nanos(text) else { throw BucketFileError(message: "cost_usd \(text) is not exact") }
+                    guard let nanos = Money.nanos(text) else {
+                        throw BucketFileError(message: "cost_usd \(text) is not exact")
+                    }
                     counters.costNanos = nanos
                 }
             }
@@ -277,7 +282,8 @@ public struct BucketFile: Sendable {
                 schema: schema, period: header["period"]!, bucket: header["bucket"]!, start: header["start"]!,
                 end: header["end"]!, timezone: header["timezone"]!, host: header["host"]!,
                 generatedAt: header["generated_at"]!, totals: totals, byModel: byModel, byProvider: byProvider,
-                byModelProvider: byModelProvider, series: series, fastestRequest: request(highlights["fastest_request"]),
+                byModelProvider: byModelProvider, series: series,
+                fastestRequest: request(highlights["fastest_request"]),
                 slowestRequest: request(highlights["slowest_request"]),
                 minRequests: highlights["min_requests"]?.unsigned ?? 20, hasRows: rows)
             file.keyNames = keys.names

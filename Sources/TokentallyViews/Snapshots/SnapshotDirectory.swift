@@ -28,10 +28,11 @@ public struct SnapshotIndex: Sendable {
         guard let generatedAt = value["generated_at"]?.string, let timezone = value["timezone"]?.string else {
             throw BucketFileError(message: "no generated_at or timezone")
         }
-        var hosts: [(String, String)] = value["hosts"]?.elements.compactMap { host in
-            guard let name = host["host"]?.string, let at = host["generated_at"]?.string else { return nil }
-            return (name, at)
-        } ?? []
+        var hosts: [(String, String)] =
+            value["hosts"]?.elements.compactMap { host in
+                guard let name = host["host"]?.string, let at = host["generated_at"]?.string else { return nil }
+                return (name, at)
+            } ?? []
         if hosts.isEmpty, let host = value["host"]?.string { hosts = [(host, generatedAt)] }
         var buckets: [String: [String]] = [:]
         for period in periods { buckets[period] = value["buckets"]?[period]?.elements.compactMap(\.string) ?? [] }
@@ -144,10 +145,13 @@ public final class SnapshotDirectory: Sendable {
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var done = 0
         while done < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, $0.count - done, off_t(done)) }
+            let count = bytes.withUnsafeMutableBytes {
+                pread(descriptor, $0.baseAddress! + done, $0.count - done, off_t(done))
+            }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else {
-                throw SnapshotReadError(message: "cannot read \(file): \(count < 0 ? String(cString: strerror(errno)) : "cut short")")
+                throw SnapshotReadError(
+                    message: "cannot read \(file): \(count < 0 ? String(cString: strerror(errno)) : "cut short")")
             }
             done += count
         }

@@ -118,7 +118,8 @@ struct JSONReader {
         switch try peek() {
         case UInt8(ascii: "{"):
             var members: [(String, JSONValue)] = []
-            try readObject { (reader, name) throws(SnapshotJSONError) in members.append((name, try reader.readValue())) }
+            try readObject { (reader, name) throws(SnapshotJSONError) in members.append((name, try reader.readValue()))
+            }
             return .object(members)
         case UInt8(ascii: "["):
             var elements: [JSONValue] = []
@@ -156,8 +157,7 @@ struct JSONReader {
     }
 
     /// Reads an array, calling `element` for each element; `element` must read it.
-    mutating func readArray(_ element: (inout JSONReader) throws(SnapshotJSONError) -> Void) throws(SnapshotJSONError)
-    {
+    mutating func readArray(_ element: (inout JSONReader) throws(SnapshotJSONError) -> Void) throws(SnapshotJSONError) {
         try expect(UInt8(ascii: "["), "[")
         try enter()
         defer { depth -= 1 }
