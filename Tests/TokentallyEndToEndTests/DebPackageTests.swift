@@ -23,6 +23,7 @@ struct DebPackageTests {
     fileprivate static let dpkg = URL(fileURLWithPath: "/usr/bin/dpkg")
     fileprivate static let dpkgDeb = URL(fileURLWithPath: "/usr/bin/dpkg-deb")
     fileprivate static let unitPath = "/lib/systemd/system/tokentally.service"
+    fileprivate static let serveUnitPath = "/lib/systemd/system/tokentally-serve.service"
     fileprivate static let configPath = "/etc/tokentally/tokentally.yaml"
     fileprivate static let docPath = "/usr/share/doc/tokentally"
 
@@ -46,6 +47,7 @@ struct DebPackageTests {
             }
             #expect(entries["/usr/bin/tokentally"]?.mode == "-rwxr-xr-x", "\(listing)")
             #expect(entries[Self.unitPath]?.mode == "-rw-r--r--", "\(listing)")
+            #expect(entries[Self.serveUnitPath]?.mode == "-rw-r--r--", "\(listing)")
             #expect(entries[Self.configPath]?.mode == "-rw-r--r--", "\(listing)")
             #expect(entries.values.allSatisfy { $0.owner == "root/root" }, "\(listing)")
             for document in try Self.expectedDocuments() {
@@ -105,7 +107,9 @@ struct DebPackageTests {
             let listed = try dpkg(["-L", "tokentally"])
             #expect(listed.status == 0, "\(listed.summary)")
             let listedPaths = Set(listed.stdoutText.split(separator: "\n").map(String.init))
-            for path in ["/usr/bin/tokentally", Self.unitPath, Self.configPath, "\(Self.docPath)/README.md"] {
+            for path in [
+                "/usr/bin/tokentally", Self.unitPath, Self.serveUnitPath, Self.configPath, "\(Self.docPath)/README.md",
+            ] {
                 #expect(listedPaths.contains(path), "dpkg -L does not list \(path)")
                 #expect(installed(path), "\(path) is not in the root")
             }
@@ -194,6 +198,9 @@ struct DebPackageTests {
             #expect(
                 try Data(contentsOf: staged(Self.unitPath))
                     == Data(contentsOf: Self.repository.appendingPathComponent("systemd/tokentally.service")))
+            #expect(
+                try Data(contentsOf: staged(Self.serveUnitPath))
+                    == Data(contentsOf: Self.repository.appendingPathComponent("systemd/tokentally-serve.service")))
             for document in try Self.expectedDocuments() where document != "copyright" {
                 #expect(
                     FileManager.default.fileExists(atPath: staged("\(Self.docPath)/\(document)").path), "\(document)")
@@ -209,7 +216,9 @@ struct DebPackageTests {
 
             let uninstall = try make("uninstall")
             #expect(uninstall.status == 0, "\(uninstall.summary)")
-            for path in ["/usr/bin/tokentally", Self.unitPath, Self.docPath, Self.configPath + ".example"] {
+            for path in [
+                "/usr/bin/tokentally", Self.unitPath, Self.serveUnitPath, Self.docPath, Self.configPath + ".example",
+            ] {
                 #expect(!FileManager.default.fileExists(atPath: staged(path).path), "\(path) is still there")
             }
             #expect(try String(contentsOf: config, encoding: .utf8) == edited)

@@ -25,6 +25,57 @@ import Testing
         return outcome.stdoutText.split(separator: "\n").map(String.init)
     }
 
+    /// `report --format json` matches docs/schemas/report.schema.json under every kind of
+    /// filter, and reads v1 and v2 snapshot files alike: the same counts give the same report.
+    @Test
+    func reportsMatchTheirSchemaAndReadBothSnapshotVersions() throws {
+        try withScratchDirectory("schema-report") { root in
+            let logs = root.appendingPathComponent("logs")
+            let generated = try TokentallyBinary.run(["generate", "--out", logs.path, "--lines", "3000", "--days", "9"])
+            #expect(generated.status == 0, "\(generated.summary)")
+            var reports: [String: [URL]] = [:]
+            for version in ["1", "2"] {
+                let snapshots = root.appendingPathComponent("snapshots-v\(version)")
+                let replay = try TokentallyBinary.run(
+                    ["replay", "--no-journal", "--snapshot-dir", snapshots.path, logs.path],
+                    environment: ["TOKENTALLY_SNAPSHOT_SCHEMA": version])
+                #expect(replay.status == 0, "\(replay.summary)")
+                let week =
+                    try JSONReader.parse(Array(try Data(contentsOf: snapshots.appendingPathComponent("index.json"))))
+                    .value(at: ["buckets", "week"])?.arrayValue?.last?.stringValue ?? ""
+                let csv = try TokentallyBinary.run(["report", "--snapshot-dir", snapshots.path, "--format", "csv"])
+                let key = csv.stdoutText.split(separator: "\r\n").dropFirst().first?.split(separator: ",").first
+                let selections: [[String]] = [
+                    [], ["--period", "day"], ["--period", "week", "--bucket", week],
+                    ["--model", "openai/gpt-5"], ["--model", "openai/gpt-5", "--provider", "openai"],
+                    ["--provider", "openai", "--provider", "azure"], ["--key", String(key ?? "")],
+                ]
+                for (number, selection) in selections.enumerated() {
+                    let outcome = try TokentallyBinary.run(
+                        ["report", "--snapshot-dir", snapshots.path, "--format", "json"] + selection)
+                    try #require(outcome.status == 0, "\(selection): \(outcome.summary)")
+                    let file = root.appendingPathComponent("report-v\(version)-\(number).json")
+                    try outcome.stdout.write(to: file)
+                    reports[version, default: []].append(file)
+                }
+            }
+            let schema = Self.schemas.appendingPathComponent("report.schema.json")
+            #expect(try validate(reports["2"]! + reports["1"]!, schema: schema) == [])
+            for (v1, v2) in zip(reports["1"]!, reports["2"]!) {
+                func withoutTimes(_ url: URL) throws -> String {
+                    try String(contentsOf: url, encoding: .utf8).replacing(/"generated_at": "[^"]*"/, with: "")
+                }
+                #expect(try withoutTimes(v1) == withoutTimes(v2), "\(v1.lastPathComponent) differs between v1 and v2")
+            }
+            // Not vacuous: a report without its totals' requests is refused.
+            let broken = root.appendingPathComponent("broken.json")
+            try String(contentsOf: reports["2"]![0], encoding: .utf8)
+                .replacingOccurrences(of: "\"requests\":", with: "\"requestz\":").write(
+                    to: broken, atomically: true, encoding: .utf8)
+            #expect(try !validate([broken], schema: schema).isEmpty)
+        }
+    }
+
     @Test(arguments: ["tokentally", "litellm", "zenmux"])
     func everyFileOfARealReplayMatchesItsSchema(format: String) throws {
         try withScratchDirectory("schema-\(format)") { root in

@@ -123,10 +123,49 @@ struct UnitFileTests {
         }
     }
 
+    fileprivate static let serveUnit = repository.appendingPathComponent("systemd/tokentally-serve.service")
+
+    /// `tokentally-serve.service`: verify passes on it, its exposure is at most 2.0, and it
+    /// can read the snapshots and write nothing, listening only where loopback peers reach it.
+    @Test
+    func serveUnitPassesVerifyAndSecurity() throws {
+        let text = try String(contentsOf: Self.serveUnit, encoding: .utf8)
+        let execStart = "ExecStart=/usr/bin/tokentally serve --config /etc/tokentally/tokentally.yaml"
+        #expect(text.split(separator: "\n").filter { $0.hasPrefix("ExecStart=") } == [Substring(execStart)])
+        try withScratchDirectory("serve-unit-verify") { directory in
+            let adapted = directory.appendingPathComponent("tokentally-serve.service")
+            try text.replacingOccurrences(
+                of: "ExecStart=/usr/bin/tokentally ", with: "ExecStart=\(TokentallyBinary.url.path) "
+            )
+            .write(to: adapted, atomically: true, encoding: .utf8)
+            let verify = try ProcessLauncher.run(Self.systemdAnalyze, ["verify", adapted.path], timeoutSeconds: 30)
+            #expect(verify.status == 0 && verify.stderrText.isEmpty && verify.stdoutText.isEmpty, "\(verify.summary)")
+        }
+        let outcome = try ProcessLauncher.run(
+            Self.systemdAnalyze, ["security", "--offline=yes", "--no-pager", Self.serveUnit.path], timeoutSeconds: 30)
+        let overall = outcome.stdoutText.split(separator: "\n").first { $0.contains("Overall exposure level for") }
+        let figure = overall.flatMap { $0.firstMatch(of: /service: ([0-9]+\.[0-9]+)/) }.flatMap { Double($0.1) }
+        print("systemd-analyze security --offline=yes systemd/tokentally-serve.service: \(overall ?? "")")
+        #expect(figure != nil && figure! <= 2.0, "\(outcome.stdoutText.suffix(500))")
+
+        let service = try Self.serviceSection(of: Self.serveUnit)
+        let expected: [(String, String)] = [
+            ("DynamicUser", "yes"), ("SupplementaryGroups", "tokentally"), ("ProtectSystem", "strict"),
+            ("ReadOnlyPaths", "/var/lib/tokentally"), ("CapabilityBoundingSet", ""), ("IPAddressDeny", "any"),
+            ("IPAddressAllow", "localhost"), ("RestartPreventExitStatus", "2"),
+        ]
+        for (key, value) in expected {
+            #expect(service[key] == [value], "\(key)= is \(service[key] ?? []), expected \(value)")
+        }
+        for writable in ["StateDirectory", "ReadWritePaths", "LogsDirectory", "CacheDirectory"] {
+            #expect(service[writable] == nil, "the serve unit must write nothing, but has \(writable)=")
+        }
+    }
+
     /// The [Service] section's settings, each key with its values in order (keys such as
     /// SystemCallFilter= may repeat).
-    fileprivate static func serviceSection() throws -> [String: [String]] {
-        let text = try String(contentsOf: unit, encoding: .utf8)
+    fileprivate static func serviceSection(of file: URL = unit) throws -> [String: [String]] {
+        let text = try String(contentsOf: file, encoding: .utf8)
         var section = ""
         var settings: [String: [String]] = [:]
         for rawLine in text.split(separator: "\n") {

@@ -183,6 +183,70 @@ struct ViewTests {
         }
     }
 
+    /// The daemon's lifetime counters count every line once, through a clean stop, a SIGKILL
+    /// and restarts, and keep counting what retention has dropped from every bucket file.
+    @Test
+    func lifetimeCountersCountEachLineOnceAcrossRestartsAndExpiry() throws {
+        try withScratchDirectory("views-lifetime") { root in
+            let workspace = try FaultWorkspace(root: root)
+            try workspace.writeConfig(extra: "retention: { days: 1, weeks: 1, months: 1 }")
+            var written: [(input: Int, old: Bool)] = []
+            func append(_ count: Int, secondsAgo: Int) throws {
+                var lines: [String] = []
+                for _ in 0..<count {
+                    let tag = written.count
+                    let tokens = 10 + tag % 7
+                    lines.append(
+                        recentLine(secondsAgo: secondsAgo, key: "team-\(tag % 3)", tag: tag, inputTokens: tokens))
+                    written.append((tokens, secondsAgo > 86_400))
+                }
+                try workspace.append(lines)
+            }
+            func lifetime() -> (requests: Int, input: Int)? {
+                guard let entries = (workspace.index()?["lifetime"] as? [String: Any])?["entries"] as? [[String: Any]]
+                else { return nil }
+                return (
+                    entries.reduce(0) { $0 + ($1["succeeded"] as? Int ?? 0) + ($1["failed"] as? Int ?? 0) },
+                    entries.reduce(0) { $0 + ($1["input_tokens"] as? Int ?? 0) }
+                )
+            }
+            func waitForLifetime() throws {
+                let expected = (written.count, written.reduce(0) { $0 + $1.input })
+                try workspace.wait("lifetime counters of \(expected.0) lines") {
+                    lifetime().map { $0 == expected } ?? false
+                }
+            }
+            // Recent lines, then lines of four days ago: late for every day bucket.
+            try append(200, secondsAgo: 60)
+            try append(100, secondsAgo: 4 * 86_400)
+            var daemon = try workspace.startDaemon()
+            defer { daemon.killAndReap() }
+            try waitForLifetime()
+            #expect(workspace.statusInteger("late_dropped", "day") == 100)
+            daemon.send(SIGTERM)
+            #expect(daemon.waitForExit(seconds: 30) && daemon.exitedCleanly, "\(daemon.endDescription)")
+
+            // More lines while it is down; a SIGKILL after they are counted and committed.
+            try append(150, secondsAgo: 30)
+            daemon = try workspace.startDaemon(name: "daemon-2")
+            try waitForLifetime()
+            usleep(2_500_000)  // past a commit interval, so the kill loses nothing committed
+            daemon.send(SIGKILL)
+            _ = daemon.waitForExit(seconds: 10)
+            try append(50, secondsAgo: 10)
+            daemon = try workspace.startDaemon(name: "daemon-3")
+            try waitForLifetime()
+            daemon.send(SIGTERM)
+            #expect(daemon.waitForExit(seconds: 30) && daemon.exitedCleanly, "\(daemon.endDescription)")
+            let final = try #require(lifetime())
+            #expect(final.requests == 500 && final.input == written.reduce(0) { $0 + $1.input })
+            // The bucket files hold fewer (400, or less just after midnight): retention dropped
+            // the old lines from them.
+            let inDays = workspace.dayRequests() ?? 0
+            #expect(inDays > 0 && inDays <= 400, "the day files hold \(inDays) requests")
+        }
+    }
+
     static func grouped(_ value: UInt64) -> String {
         let digits = Array(String(value))
         var out = ""

@@ -98,6 +98,8 @@ import Testing
         #expect(words.withUnsafeBytes { StateChecksum.of($0, formatVersion: 3) } == 4_669_275_978_477_447_150)
         #expect([UInt8]().withUnsafeBytes { StateChecksum.of($0, formatVersion: 3) } == 4_180_030_828_858_467_635)
         #expect(payload.withUnsafeBytes { StateChecksum.of($0, formatVersion: 1) } == 1_303_030_541_037_240_583)
-        #expect(Checkpoint.formatVersion == 3 && StateStore.version == Checkpoint.formatVersion)
+        // Format 4 (the lifetime counters) frames its payload with the same checksum.
+        #expect(payload.withUnsafeBytes { StateChecksum.of($0, formatVersion: 4) } == 17_998_441_536_081_145_980)
+        #expect(Checkpoint.formatVersion == 4 && StateStore.version == Checkpoint.formatVersion)
     }
 }

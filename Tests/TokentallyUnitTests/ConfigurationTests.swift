@@ -640,6 +640,8 @@ extension ConfigurationTests {
             "TOKENTALLY_LIMITS_MAX_SERIES": "77",
             "TOKENTALLY_LIMITS_MAX_FUTURE_SECONDS": "600",
             "TOKENTALLY_HIGHLIGHTS_MIN_REQUESTS": "5",
+            "TOKENTALLY_LIFETIME_KEYS": "12",
+            "TOKENTALLY_SERVE_LISTEN": "[::1]:9000",
             // Not settings: the config path is the command line's, the others are not ours.
             "TOKENTALLY_CONFIG": "/elsewhere.yaml",
             "PATH": "/usr/bin",
@@ -662,6 +664,8 @@ extension ConfigurationTests {
         #expect(configuration.limits.maxSeries == 77)
         #expect(configuration.limits.maxFutureSeconds == 600)
         #expect(configuration.highlights.minRequests == 5)
+        #expect(configuration.lifetime.keys == 12)
+        #expect(configuration.serve.listen == "[::1]:9000")
         // What the environment cannot set stays as the file has it.
         #expect(configuration.inputs == (try load(fullFile)).inputs)
         #expect(configuration.formats == (try load(fullFile)).formats)
@@ -678,8 +682,21 @@ extension ConfigurationTests {
                 "TOKENTALLY_JOURNAL_ENABLED", "TOKENTALLY_JOURNAL_TOP",
                 "TOKENTALLY_LIMITS_MAX_LINE_BYTES", "TOKENTALLY_LIMITS_MAX_SERIES",
                 "TOKENTALLY_LIMITS_MAX_FUTURE_SECONDS", "TOKENTALLY_HIGHLIGHTS_MIN_REQUESTS",
+                "TOKENTALLY_LIFETIME_KEYS", "TOKENTALLY_SERVE_LISTEN",
             ]
         )
+    }
+
+    @Test func aListenAddressIsAnAddressAndAPort() throws {
+        for good in ["127.0.0.1:8787", "0.0.0.0:80", "localhost:0", "[::1]:8787"] {
+            #expect(try load("serve: {listen: \"\(good)\"}").serve.listen == good)
+        }
+        for bad in ["127.0.0.1", "::1:8787", "host:99999", ":8787", "a b:1", "[::1]8787"] {
+            let error = loadError("serve: {listen: \"\(bad)\"}")
+            #expect(error?.code == .invalidValue, "\(bad)")
+            #expect(error?.message.contains("127.0.0.1:8787") == true, "\(bad): \(error?.message ?? "")")
+        }
+        #expect(loadError("lifetime: {keys: 10001}")?.code == .outOfRange)
     }
 
     @Test func emptyVariableIsNotSet() throws {
@@ -950,6 +967,8 @@ extension ConfigurationTests {
             "journal:", "  enabled: true", "  top: 20",
             "limits:", "  max_line_bytes: 1048576", "  max_series: 1000000", "  max_future_seconds: 86400",
             "highlights:", "  min_requests: 20",
+            "lifetime:", "  keys: 0",
+            "serve:", "  listen: \"127.0.0.1:8787\"",
             "formats: {}  # none defined; presets: tokentally, litellm, zenmux, openrouter, kong, envoy-ai-gateway",
         ]
         let lines = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }
