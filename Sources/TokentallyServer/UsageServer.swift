@@ -35,18 +35,27 @@ public struct UsageServer: Sendable {
     public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
         let router = Router()
         let directory = self.directory
+        let cache = RenderCache()
         router.get("/") { request, _ in
-            try Self.respond(request, directory: directory, defaultTab: .usage, type: "text/html; charset=utf-8") {
+            try Self.respond(
+                request, directory: directory, cache: cache, route: "page", defaultTab: .usage,
+                type: "text/html; charset=utf-8"
+            ) {
                 UsagePage.render($0)
             }
         }
         router.get("/api/v1/report") { request, _ in
-            try Self.respond(request, directory: directory, defaultTab: .all, type: "application/json") {
+            try Self.respond(
+                request, directory: directory, cache: cache, route: "json", defaultTab: .all, type: "application/json"
+            ) {
                 ReportJSON.render($0)
             }
         }
         router.get("/api/v1/report.csv") { request, _ in
-            try Self.respond(request, directory: directory, defaultTab: .all, type: "text/csv; charset=utf-8") {
+            try Self.respond(
+                request, directory: directory, cache: cache, route: "csv", defaultTab: .all,
+                type: "text/csv; charset=utf-8"
+            ) {
                 ReportCSV.render($0)
             }
         }
@@ -95,15 +104,20 @@ public struct UsageServer: Sendable {
     /// The report of the request's query, rendered; 400 for a bad selection, 503 when the
     /// snapshot files cannot be read.
     static func respond(
-        _ request: Request, directory: SnapshotDirectory, defaultTab: Selection.Tab, type: String,
-        render: (Report) -> String
+        _ request: Request, directory: SnapshotDirectory, cache: RenderCache, route: String,
+        defaultTab: Selection.Tab, type: String, render: (Report) -> String
     ) throws -> Response {
-        guard let items = Query.decode(request.uri.query ?? "") else {
+        let query = request.uri.query ?? ""
+        guard let items = Query.decode(query) else {
             return text("the query string is not valid percent-encoded UTF-8\n", status: .badRequest)
         }
         do {
             let selection = try Selection.parse(query: items, defaultTab: defaultTab)
-            return text(render(try Report.build(selection, from: directory)), type: type)
+            let body = try cache.answer(route + "?" + query) {
+                let report = try Report.build(selection, from: directory)
+                return (render(report), report.sources)
+            }
+            return text(body, type: type)
         } catch let error as SelectionError {
             return text(error.message + "\n", status: .badRequest)
         } catch {

@@ -153,9 +153,12 @@ public enum ReportJSON {
         out.close("}")
     }
 
+    /// The counters' names as JSON keys, quoted once.
+    private static let counterKeys = Counters.names.map { JSONText.quoted($0) + ": " }
+
     private static func counterMembers(_ counters: Counters, into out: inout JSONText) {
-        for (index, name) in Counters.names.enumerated() {
-            out.key(name)
+        for (index, key) in counterKeys.enumerated() {
+            out.quotedKey(key)
             out.raw(counters.text(index))
         }
     }
@@ -165,6 +168,13 @@ public enum ReportJSON {
 struct JSONText {
     private(set) var text = ""
     private var first = [true]
+    /// "\n" and the indentation of each depth, made once.
+    private var breaks = ["\n"]
+
+    private mutating func newline(depth: Int) {
+        while breaks.count <= depth { breaks.append(breaks[breaks.count - 1] + "  ") }
+        text += breaks[depth]
+    }
 
     private mutating func separate() {
         if first[first.count - 1] {
@@ -172,7 +182,7 @@ struct JSONText {
         } else {
             text += ","
         }
-        text += "\n" + String(repeating: "  ", count: first.count - 1)
+        newline(depth: first.count - 1)
     }
 
     mutating func open(_ bracket: Character) {
@@ -182,7 +192,7 @@ struct JSONText {
 
     mutating func close(_ bracket: Character) {
         let empty = first.removeLast()
-        if !empty { text += "\n" + String(repeating: "  ", count: first.count - 1) }
+        if !empty { newline(depth: first.count - 1) }
         text.append(bracket)
     }
 
@@ -190,6 +200,12 @@ struct JSONText {
         separate()
         string(name)
         text += ": "
+    }
+
+    /// A key already quoted and followed by `: `.
+    mutating func quotedKey(_ text: String) {
+        separate()
+        self.text += text
     }
 
     /// Before an array element.
@@ -206,6 +222,10 @@ struct JSONText {
 
     /// `value` as a JSON string: `"`, `\`, control characters and U+2028/U+2029 escaped.
     static func quoted(_ value: String) -> String {
+        // Most names need no escape at all.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }) {
+            return "\"" + value + "\""
+        }
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {

@@ -36,6 +36,9 @@ public struct Report: Sendable {
     /// selection's latency per provider is not in the snapshot (a key or model filter).
     public var fastestProvider: String?
     public var performance: PerformanceView
+    /// The files the report was made from, with the versions of the bytes read (for caching
+    /// what is rendered from it: `RenderCache`).
+    public var sources: [(file: String, version: SnapshotDirectory.Version?)] = []
 
     public struct Day: Sendable {
         public var bucket: String
@@ -89,10 +92,14 @@ extension Report {
             )
         }
         let file = try directory.bucket(period: selection.period, label: label)
-        return try build(selection, file: file, index: index, labels: labels) { day, rows in
+        var read = ["\(directory.path)/index.json", "\(directory.path)/\(selection.period)/\(label).json"]
+        var report = try build(selection, file: file, index: index, labels: labels) { day, rows in
             guard index.buckets["day"]?.contains(day) == true else { return nil }
+            read.append("\(directory.path)/day/\(day).json")
             return try? directory.bucket(period: "day", label: day, rows: rows)
         }
+        report.sources = read.map { ($0, directory.parsedVersion($0)) }
+        return report
     }
 
     /// The report of one bucket file; `day` gives the day files of the trend (nil for a day
@@ -104,8 +111,10 @@ extension Report {
         let filter = try RowFilter(selection, file: file)
         var report = Report(
             selection: selection, period: file.period, bucket: file.bucket, start: file.start, end: file.end,
-            timezone: file.timezone, hosts: index.hosts, buckets: labels, keyNames: file.keyNames.sorted(),
-            modelNames: file.modelNames.sorted(), providerNames: file.providerNames.sorted(), totals: Counters(),
+            timezone: file.timezone, hosts: index.hosts, buckets: labels,
+            keyNames: file.keyOrder.map { file.keyNames[Int($0)] },
+            modelNames: file.modelOrder.map { file.modelNames[Int($0)] },
+            providerNames: file.providerOrder.map { file.providerNames[Int($0)] }, totals: Counters(),
             byModel: [], byProvider: [], byKey: [], series: [], days: [], primaryProvider: nil, providerCount: 0,
             fastestProvider: nil,
             performance: PerformanceView(
@@ -131,22 +140,25 @@ extension Report {
                     "no series of \(file.period) \(file.bucket) matches \(flags) together; each matches alone, but not with the others"
             )
         }
-        func named(_ sums: [Counters], _ names: [String]) -> [(name: String, counters: Counters)] {
-            zip(names, sums).filter { $0.1.requests > 0 }.sorted { $0.0 < $1.0 }.map { ($0.0, $0.1) }
+        /// The names with requests, in name order.
+        func named(_ sums: [Counters], _ names: [String], _ order: [Int32]) -> [(name: String, counters: Counters)] {
+            order.filter { sums[Int($0)].requests > 0 }.map { (names[Int($0)], sums[Int($0)]) }
         }
-        report.byModel = named(byModel, file.modelNames)
-        report.byProvider = named(byProvider, file.providerNames)
-        report.byKey = named(byKey, file.keyNames)
+        report.byModel = named(byModel, file.modelNames, file.modelOrder)
+        report.byProvider = named(byProvider, file.providerNames, file.providerOrder)
+        report.byKey = named(byKey, file.keyNames, file.keyOrder)
+        // Most requests first, ties by key, model and provider, compared by their ranks.
+        rows.sort {
+            if $0.counters.requests != $1.counters.requests { return $0.counters.requests > $1.counters.requests }
+            let a = (file.keyRank[Int($0.key)], file.modelRank[Int($0.model)], file.providerRank[Int($0.provider)])
+            let b = (file.keyRank[Int($1.key)], file.modelRank[Int($1.model)], file.providerRank[Int($1.provider)])
+            return a < b
+        }
         report.series = rows.map {
             (
                 file.keyNames[Int($0.key)], file.modelNames[Int($0.model)], file.providerNames[Int($0.provider)],
                 $0.counters
             )
-        }
-        report.series.sort {
-            $0.counters.requests != $1.counters.requests
-                ? $0.counters.requests > $1.counters.requests
-                : ($0.key, $0.model, $0.provider) < ($1.key, $1.model, $1.provider)
         }
         if !selection.isFiltered, report.totals != file.totals.counters {
             throw SnapshotReadError(

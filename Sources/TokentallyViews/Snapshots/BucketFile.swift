@@ -83,6 +83,14 @@ public struct BucketFile: Sendable {
     public var keyNames: [String] = []
     public var modelNames: [String] = []
     public var providerNames: [String] = []
+    /// Each name table's ids in name order, and each id's place in it: sorted once when the
+    /// file is read, so that a report sorts rows by integers.
+    public var keyOrder: [Int32] = []
+    public var modelOrder: [Int32] = []
+    public var providerOrder: [Int32] = []
+    public var keyRank: [Int32] = []
+    public var modelRank: [Int32] = []
+    public var providerRank: [Int32] = []
     public var fastestRequest: HighlightedRequest?
     public var slowestRequest: HighlightedRequest?
     /// `highlights.min_requests`: how many requests a model or provider needs to be compared.
@@ -114,7 +122,27 @@ public struct BucketFile: Sendable {
         var byProvider: [(name: String, rollup: Rollup)] = []
         var byModelProvider: [(model: String, provider: String, rollup: Rollup)] = []
         var series: [SeriesRow] = []
-        var columns: [String]?
+        /// What each value of a v2 series row is, from `columns.series`, decided once.
+        var columns: [Column]?
+        enum Column {
+            case key, model, provider, cost, skip
+            case counter(Int)
+
+            init(_ name: String) {
+                switch name {
+                case "api_key": self = .key
+                case "model": self = .model
+                case "provider": self = .provider
+                case "cost_usd": self = .cost
+                default:
+                    if let index = Counters.names.firstIndex(of: name), index < Counters.integerCount {
+                        self = .counter(index)
+                    } else {
+                        self = .skip
+                    }
+                }
+            }
+        }
         var keys = NameTable()
         var models = NameTable()
         var providers = NameTable()
@@ -167,7 +195,7 @@ public struct BucketFile: Sendable {
                 }
             case "columns":
                 let value = try reader.readValue()
-                columns = value["series"]?.elements.compactMap(\.string)
+                columns = value["series"]?.elements.compactMap(\.string).map(Column.init)
             case "series":
                 sawSeries = true
                 guard rows else { return try reader.skipValue() }
@@ -189,22 +217,18 @@ public struct BucketFile: Sendable {
             var row = SeriesRow(key: -1, model: -1, provider: -1, counters: Counters())
             var index = 0
             try reader.readArray { (reader) throws(SnapshotJSONError) in
-                let column = index < columns.count ? columns[index] : ""
+                let column = index < columns.count ? columns[index] : .skip
                 index += 1
                 switch column {
-                case "api_key": row.key = self.keys.id(try reader.readString())
-                case "model": row.model = self.models.id(try reader.readString())
-                case "provider": row.provider = self.providers.id(try reader.readString())
-                case "cost_usd":
+                case .key: row.key = self.keys.id(try reader.readString())
+                case .model: row.model = self.models.id(try reader.readString())
+                case .provider: row.provider = self.providers.id(try reader.readString())
+                case .cost:
                     let text = try reader.readNumberText()
                     guard let nanos = Money.nanos(text) else { throw reader.fail("cost_usd in nano-dollars") }
                     row.counters.costNanos = nanos
-                default:
-                    if let counter = Counters.names.firstIndex(of: column), counter < Counters.integerCount {
-                        row.counters.integers[counter] = try reader.readUnsigned()
-                    } else {
-                        try reader.skipValue()
-                    }
+                case .counter(let counter): row.counters.integers[counter] = try reader.readUnsigned()
+                case .skip: try reader.skipValue()
                 }
             }
             guard row.key >= 0, row.model >= 0, row.provider >= 0 else {
@@ -289,7 +313,17 @@ public struct BucketFile: Sendable {
             file.keyNames = keys.names
             file.modelNames = models.names
             file.providerNames = providers.names
+            (file.keyOrder, file.keyRank) = Self.order(keys.names)
+            (file.modelOrder, file.modelRank) = Self.order(models.names)
+            (file.providerOrder, file.providerRank) = Self.order(providers.names)
             return file
+        }
+
+        static func order(_ names: [String]) -> (order: [Int32], rank: [Int32]) {
+            let order = names.indices.sorted { names[$0] < names[$1] }.map { Int32($0) }
+            var rank = [Int32](repeating: 0, count: names.count)
+            for (place, id) in order.enumerated() { rank[Int(id)] = Int32(place) }
+            return (order, rank)
         }
     }
 }

@@ -55,11 +55,28 @@ public struct SnapshotReadError: Error, CustomStringConvertible, Sendable {
 public final class SnapshotDirectory: Sendable {
     public let path: String
 
-    private struct Version: Hashable {
+    /// Which version of a file: the daemon replaces files by rename, so a new version is a new
+    /// inode (and a new size or time).
+    public struct Version: Hashable, Sendable {
         var device: UInt64
         var inode: UInt64
         var size: Int64
         var modified: Int64
+
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        }
+    }
+
+    /// The current version of each file, nil for one that does not exist.
+    public static func versions(of files: [String]) -> [Version?] {
+        files.map { file in
+            var info = stat()
+            return stat(file, &info) == 0 ? Version(info) : nil
+        }
     }
     private struct Entry<Value> {
         var version: Version
@@ -110,6 +127,13 @@ public final class SnapshotDirectory: Sendable {
         return bucket
     }
 
+    /// The version of `file` whose bytes were parsed and kept, or nil.
+    public func parsedVersion(_ file: String) -> Version? {
+        cache.withLock { state in
+            file == path + "/index.json" ? state.index?.version : state.buckets[file]?.version
+        }
+    }
+
     /// Drops cached buckets whose files are gone (retention), so the cache stays the size of
     /// what exists.
     public func forgetMissing() {
@@ -138,9 +162,7 @@ public final class SnapshotDirectory: Sendable {
         guard fstat(descriptor, &info) == 0 else {
             throw SnapshotReadError(message: "cannot stat \(file): \(String(cString: strerror(errno)))")
         }
-        let version = Version(
-            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
-            modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+        let version = Version(info)
         if version == known { return (version, nil) }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var done = 0
@@ -156,5 +178,57 @@ public final class SnapshotDirectory: Sendable {
             done += count
         }
         return (version, bytes)
+    }
+}
+
+/// Rendered answers (the page, the API's JSON and CSV) by request, each with the files it was
+/// made from and their versions: an answer is served again while none of them changed, so a
+/// repeated request for a big month costs a few `stat` calls. Bounded: the oldest answers go
+/// first.
+public final class RenderCache: Sendable {
+    private struct Entry {
+        var body: String
+        var files: [String]
+        var versions: [SnapshotDirectory.Version?]
+        var used: UInt64
+    }
+    private struct State: ~Copyable {
+        var entries: [String: Entry] = [:]
+        var clock: UInt64 = 0
+    }
+    private let state = Mutex(State())
+    public let capacity: Int
+
+    public init(capacity: Int = 64) { self.capacity = capacity }
+
+    /// The answer for `key`, from the cache while its files are unchanged, else from `render`,
+    /// which returns the answer and the files it was made from, with the versions of the bytes
+    /// it read (`SnapshotDirectory.parsedVersion`): a file replaced while it rendered makes the
+    /// entry stale at once, never an old answer filed under a new version.
+    public func answer(
+        _ key: String, render: () throws -> (body: String, files: [(String, SnapshotDirectory.Version?)])
+    ) rethrows -> String {
+        if let entry = state.withLock({ $0.entries[key] }),
+            SnapshotDirectory.versions(of: entry.files) == entry.versions
+        {
+            state.withLock { state in
+                state.clock += 1
+                state.entries[key]?.used = state.clock
+            }
+            return entry.body
+        }
+        let (body, sources) = try render()
+        let files = sources.map(\.0)
+        let versions = sources.map(\.1)
+        state.withLock { state in
+            state.clock += 1
+            if state.entries.count >= capacity, state.entries[key] == nil,
+                let oldest = state.entries.min(by: { $0.value.used < $1.value.used })?.key
+            {
+                state.entries[oldest] = nil
+            }
+            state.entries[key] = Entry(body: body, files: files, versions: versions, used: state.clock)
+        }
+        return body
     }
 }
