@@ -36,57 +36,32 @@ public struct UsageServer: Sendable {
         let router = Router()
         let directory = self.directory
         let cache = RenderCache()
-        router.get("/") { request, _ in
-            try Self.respond(
-                request, directory: directory, cache: cache, route: "page", defaultTab: .usage,
-                type: "text/html; charset=utf-8"
-            ) {
-                UsagePage.render($0)
+        let routes:
+            [(path: RouterPath, name: String, tab: Selection.Tab, type: String, render: @Sendable (Report) -> String)] =
+                [
+                    ("/", "page", .usage, "text/html; charset=utf-8", UsagePage.render),
+                    ("/api/v1/report", "json", .all, "application/json", ReportJSON.render),
+                    ("/api/v1/report.csv", "csv", .all, "text/csv; charset=utf-8", ReportCSV.render),
+                ]
+        for route in routes {
+            router.get(route.path) { request, _ in
+                try Self.respond(
+                    request, directory: directory, cache: cache, route: route.name, defaultTab: route.tab,
+                    type: route.type, render: route.render)
             }
         }
-        router.get("/api/v1/report") { request, _ in
-            try Self.respond(
-                request, directory: directory, cache: cache, route: "json", defaultTab: .all, type: "application/json"
-            ) {
-                ReportJSON.render($0)
-            }
-        }
-        router.get("/api/v1/report.csv") { request, _ in
-            try Self.respond(
-                request, directory: directory, cache: cache, route: "csv", defaultTab: .all,
-                type: "text/csv; charset=utf-8"
-            ) {
-                ReportCSV.render($0)
-            }
-        }
-        router.get("/api/v1/buckets") { _, _ in
-            do {
-                let index = try directory.index()
-                var out = "{\n  \"timezone\": \(Self.quoted(index.timezone)),\n  \"buckets\": {"
-                out += SnapshotIndex.periods.map { period in
-                    "\n    \(Self.quoted(period)): ["
-                        + (index.buckets[period] ?? []).map(Self.quoted).joined(separator: ", ")
-                        + "]"
-                }.joined(separator: ",")
-                out += "\n  }\n}\n"
-                return Self.text(out, type: "application/json")
-            } catch {
-                return Self.text("\(error)\n", status: .serviceUnavailable)
-            }
-        }
-        router.get("/metrics") { _, _ in
-            do {
-                return Self.text(Metrics.render(try directory.index()), type: Metrics.contentType)
-            } catch {
-                return Self.text("\(error)\n", status: .serviceUnavailable)
-            }
-        }
-        router.get("/healthz") { _, _ in
-            do {
-                _ = try directory.index()
-                return Self.text("ok\n")
-            } catch {
-                return Self.text("\(error)\n", status: .serviceUnavailable)
+        let indexRoutes: [(path: RouterPath, type: String, render: @Sendable (SnapshotIndex) -> String)] = [
+            ("/api/v1/buckets", "application/json", ReportJSON.buckets),
+            ("/metrics", Metrics.contentType, Metrics.render),
+            ("/healthz", "text/plain; charset=utf-8", { _ in "ok\n" }),
+        ]
+        for route in indexRoutes {
+            router.get(route.path) { _, _ in
+                do {
+                    return Self.text(route.render(try directory.index()), type: route.type)
+                } catch {
+                    return Self.text("\(error)\n", status: .serviceUnavailable)
+                }
             }
         }
         let app = Application(
@@ -133,23 +108,5 @@ public struct UsageServer: Sendable {
         headers[.cacheControl] = "no-cache"
         headers[.xContentTypeOptions] = "nosniff"
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
-    }
-
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

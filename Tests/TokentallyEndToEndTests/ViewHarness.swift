@@ -95,14 +95,14 @@ struct ViewFixture {
     func expectation(_ selection: ViewSelection) -> ViewExpectation {
         let bucket = expected.buckets[selection.period]![selection.bucket]!
         var result = ViewExpectation()
+        func add(_ counters: ExpectedCounters, to table: inout [String: ExpectedCounters], _ name: String) {
+            table[name] = table[name, default: ExpectedCounters()].adding(counters)
+        }
         for (series, row) in bucket.series where selection.takes(series) {
             result.totals = result.totals.adding(row.counters)
-            result.byModel[series.model, default: ExpectedCounters()] =
-                result.byModel[series.model, default: ExpectedCounters()].adding(row.counters)
-            result.byProvider[series.provider, default: ExpectedCounters()] =
-                result.byProvider[series.provider, default: ExpectedCounters()].adding(row.counters)
-            result.byKey[series.apiKey, default: ExpectedCounters()] =
-                result.byKey[series.apiKey, default: ExpectedCounters()].adding(row.counters)
+            add(row.counters, to: &result.byModel, series.model)
+            add(row.counters, to: &result.byProvider, series.provider)
+            add(row.counters, to: &result.byKey, series.apiKey)
             result.series[series] = row.counters
         }
         let days = expected.buckets[.day] ?? [:]

@@ -75,6 +75,27 @@ public enum ReportJSON {
         return out.text + "\n"
     }
 
+    /// `GET /api/v1/buckets`: the time zone and the labels of each period, oldest first.
+    public static func buckets(_ index: SnapshotIndex) -> String {
+        var out = JSONText()
+        out.open("{")
+        out.member("timezone", string: index.timezone)
+        out.key("buckets")
+        out.open("{")
+        for period in SnapshotIndex.periods {
+            out.key(period)
+            out.open("[")
+            for label in index.buckets[period] ?? [] {
+                out.item()
+                out.string(label)
+            }
+            out.close("]")
+        }
+        out.close("}")
+        out.close("}")
+        return out.text + "\n"
+    }
+
     private static func performance(_ view: Report.PerformanceView, into out: inout JSONText) {
         out.key("performance")
         out.open("{")
