@@ -118,6 +118,65 @@ struct ViewTests {
                 #expect(try httpGet("\(server.base)/?\(query)").status == 400)
             }
             #expect(try httpGet("\(server.base)/no/such/path").status == 404)
+
+            // No raw secret reaches any view: keys that look like secrets are shown hashed.
+            let secrets = Set(fixture.expected.records.map(\.rawAPIKey).filter(KeyRedaction.isSecret))
+            #expect(!secrets.isEmpty, "the generated logs should hold secret-looking keys")
+            let month = fixture.month.label
+            for path in [
+                "/?period=month&bucket=\(month)&tab=usage", "/api/v1/report?period=month&bucket=\(month)",
+                "/api/v1/report.csv?period=month&bucket=\(month)", "/metrics",
+            ] {
+                let body = try httpGet(server.base + path).body
+                for secret in secrets { #expect(!body.contains(secret), "\(path) shows a raw key") }
+            }
+        }
+    }
+
+    /// Colour only on a terminal (`script` gives the command one), and never with NO_COLOR.
+    @Test
+    func theTableIsColouredOnlyOnATerminalWithoutNoColor() throws {
+        try withScratchDirectory("views-colour") { root in
+            let fixture = try ViewFixture(root: root, lines: 500, days: 2, keys: 4)
+            let command = "\(TokentallyBinary.url.path) report --snapshot-dir \(fixture.snapshots.path) --tab usage"
+            // `env -u`: the test runner's own environment may carry NO_COLOR.
+            let env = URL(fileURLWithPath: "/usr/bin/env")
+            let terminal = try ProcessLauncher.run(
+                env, ["-u", "NO_COLOR", "/usr/bin/script", "-q", "-e", "-c", command, "/dev/null"])
+            #expect(terminal.status == 0, "\(terminal.summary)")
+            #expect(terminal.stdoutText.contains("\u{1B}["), "no colour on a terminal")
+            let noColor = try ProcessLauncher.run(
+                env, ["NO_COLOR=1", "/usr/bin/script", "-q", "-e", "-c", command, "/dev/null"])
+            #expect(noColor.status == 0 && noColor.stdoutText.contains("USAGE"), "\(noColor.summary)")
+            #expect(!noColor.stdoutText.contains("\u{1B}["), "colour despite NO_COLOR")
+        }
+    }
+
+    /// With `lifetime.keys: 2`, the metrics carry an `api_key` label for the first two keys and
+    /// `__other__` for the rest, summing to the same totals.
+    @Test
+    func perKeyMetricsOnlyWhenConfiguredAndCapped() throws {
+        try withScratchDirectory("views-key-metrics") { root in
+            let logs = root.appendingPathComponent("logs")
+            try ReplayExactnessTests.generate(
+                into: logs, format: .tokentally, lines: 2_000, days: 3, files: 2, keys: 10)
+            let snapshots = root.appendingPathComponent("snapshots")
+            let replay = try TokentallyBinary.run(
+                ["replay", "--no-journal", "--snapshot-dir", snapshots.path, logs.path],
+                environment: ["TOKENTALLY_LIFETIME_KEYS": "2"])
+            try #require(replay.status == 0, "\(replay.summary)")
+            let server = try ServeProcess(snapshots: snapshots, outputDirectory: root)
+            defer { server.stop() }
+            let samples = PrometheusText.samples(try httpGet("\(server.base)/metrics").body)
+            let requests = samples.all("tokentally_requests_total")
+            let labels = Set(requests.compactMap { $0.labels["api_key"] })
+            #expect(labels.count == 3 && labels.contains("__other__"), "api_key labels: \(labels)")
+            #expect(requests.allSatisfy { $0.labels["api_key"] != nil })
+            let total = requests.compactMap { UInt64($0.value) }.reduce(0, +)
+            let index = try JSONReader.parse(
+                Array(try Data(contentsOf: snapshots.appendingPathComponent("index.json"))))
+            let counted = index.value(at: ["status", "lines_counted"])?.numberText.flatMap { UInt64($0) }
+            #expect(counted != nil && total == counted, "\(total) requests in the metrics, \(counted ?? 0) counted")
         }
     }
 
