@@ -16,6 +16,7 @@ import PackageDescription
 //   TokentallyViews         snapshots → views: the snapshot reader, the report of one selection,
 //                           and its renderings (table, JSON, CSV, the page, Prometheus metrics)
 //   TokentallyServer        the views over HTTP (tokentally serve, Hummingbird 2)
+//   TokentallyFleet         several hosts' snapshots into one (tokentally merge)
 //   TokentallySamples       the sample log generator (tokentally generate), apart from the rest
 //   TokentallyNative        the one module that touches C (zlib, libsystemd)
 //   TokentallyCommand       the `tokentally` executable
@@ -83,6 +84,10 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
+            name: "TokentallyFleet",
+            dependencies: ["TokentallySystem", "TokentallyCounting", "TokentallyOutput", "TokentallyViews"],
+            swiftSettings: strict),
+        .target(
             name: "TokentallySamples", dependencies: ["TokentallySystem", "TokentallyReading"], swiftSettings: strict),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
@@ -96,7 +101,7 @@ let package = Package(
             dependencies: [
                 "TokentallySystem", "TokentallyReading", "TokentallyCounting", "TokentallyOutput",
                 "TokentallyConfiguration", "TokentallyReplay", "TokentallyDaemon", "TokentallySamples",
-                "TokentallyNative", "TokentallyViews", "TokentallyServer",
+                "TokentallyNative", "TokentallyViews", "TokentallyServer", "TokentallyFleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TokentallyConfiguration
+import TokentallyFleet
 import TokentallyServer
 import TokentallySystem
 import TokentallyViews
@@ -133,6 +134,47 @@ struct Serve: AsyncParsableCommand {
             }
         } catch {
             fail(CommandError.io("serve: cannot listen on \(address): \(error)", code: .other))
+        }
+    }
+}
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Merge several hosts' snapshot directories into one fleet snapshot directory.",
+        discussion: """
+            Counters are summed exactly, quantiles come from the merged sketches and highlights are \
+            recomputed over the fleet; index.json names every host. Directories with different time \
+            zones, bucket schemas or sketch parameters are refused, and so is a host given twice.
+            """)
+
+    @Option(help: "The fleet snapshot directory to write (created if missing).")
+    var out: String
+
+    @Option(help: "The host name the fleet's files carry (default: fleet).")
+    var host: String = "fleet"
+
+    @Argument(help: "The hosts' snapshot directories.")
+    var directories: [String]
+
+    func validate() throws {
+        guard !directories.isEmpty else { throw ValidationError("give at least one snapshot directory to merge") }
+        let outPath = URL(fileURLWithPath: out).standardizedFileURL.path
+        for directory in directories where URL(fileURLWithPath: directory).standardizedFileURL.path == outPath {
+            throw ValidationError("--out \(out) is one of the directories to merge; write the fleet elsewhere")
+        }
+    }
+
+    func run() throws {
+        do {
+            let merge = try SnapshotMerge(directories: directories, host: host)
+            let result = try merge.write(to: out, now: Int64(Date().timeIntervalSince1970))
+            print(
+                "merged \(result.hosts) hosts from \(directories.count) directories: \(result.buckets) bucket files in \(out)"
+            )
+        } catch let error as SnapshotMerge.Failure {
+            fail(CommandError.usage(error.message))
+        } catch {
+            fail(CommandError.io("merge: \(error)", code: .writeFailed))
         }
     }
 }

@@ -52,6 +52,8 @@ public final class LifetimeCounters {
         public var costNanoUSD: Int64 = 0
         public var duration = Histogram(buckets: LifetimeCounters.durationBounds.count)
         public var ttft = Histogram(buckets: LifetimeCounters.ttftBounds.count)
+
+        public init() {}
     }
 
     /// One entry: its key label ("" when counters are not kept per key), model and provider.
@@ -60,6 +62,13 @@ public final class LifetimeCounters {
         public var model: String
         public var provider: String
         public var values = Values()
+
+        public init(key: String, model: String, provider: String, values: Values = Values()) {
+            self.key = key
+            self.model = model
+            self.provider = provider
+            self.values = values
+        }
     }
 
     /// How many keys get their own label; 0 keeps no per-key counters (the default).

@@ -3,7 +3,7 @@ import TokentallyReading
 /// The distributions of one rollup (totals, a model, a provider, or a model × provider pair)
 /// in one bucket: latency, time to first token and throughput sketches, and the sums behind
 /// the aggregate throughput.
-public struct PerformanceAccumulator: Sendable {
+public struct PerformanceAccumulator: Sendable, Hashable {
     var latency = QuantileSketch()
     var ttft = QuantileSketch()
     var throughput = QuantileSketch()
@@ -12,6 +12,29 @@ public struct PerformanceAccumulator: Sendable {
     var throughputGenerationSeconds: Double = 0
 
     public init() {}
+
+    /// The state of each sketch and the aggregate's sums, as bucket files carry them.
+    public var states: (latency: QuantileSketch.State, ttft: QuantileSketch.State, throughput: QuantileSketch.State) {
+        (latency.state, ttft.state, throughput.state)
+    }
+    public var aggregateSums: (outputTokens: UInt64, generationSeconds: Double) {
+        (throughputOutputTokens, throughputGenerationSeconds)
+    }
+
+    /// An accumulator made of sketches read back (`QuantileSketch.init?(_:)`) and the sums.
+    public init(
+        latency: QuantileSketch, ttft: QuantileSketch, throughput: QuantileSketch, outputTokens: UInt64,
+        generationSeconds: Double
+    ) {
+        self.latency = latency
+        self.ttft = ttft
+        self.throughput = throughput
+        throughputOutputTokens = outputTokens
+        throughputGenerationSeconds = generationSeconds
+    }
+
+    /// Merges `other` into this one, as if its requests had been added here.
+    public mutating func add(_ other: PerformanceAccumulator) { merge(other) }
 
     /// Adds one request's figures; the sketch bucket indexes are computed once by the caller,
     /// since the same values go into a dozen accumulators.

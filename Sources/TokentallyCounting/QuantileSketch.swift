@@ -21,9 +21,9 @@ import Foundation
 /// geometric slack), plus a few scalars; a latency distribution spanning 10 ms … 60 s needs about
 /// 440 buckets (1.7 KiB). A bucket's count saturates at `UInt32.max` (4.29 billion values in one
 /// 2%-wide bucket of one sketch); `count` itself is a `UInt64` and never saturates.
-public struct QuantileSketch: Sendable {
+public struct QuantileSketch: Sendable, Hashable {
     /// The relative accuracy α of quantile estimates (1%).
-    static let relativeAccuracy: Double = 0.01
+    public static let relativeAccuracy: Double = 0.01
 
     /// Values whose quantile estimates keep the 1% promise. Positive values outside it are
     /// counted in the nearest edge bucket (the result is still clamped into `[min, max]`).
@@ -36,7 +36,7 @@ public struct QuantileSketch: Sendable {
     // The constants below are literals, not expressions of `log`, so that the hot path reads them
     // directly instead of through a lazy global's once-check; a test recomputes them.
     /// γ = (1 + α) / (1 − α).
-    static let gamma: Double = 1.02020202020202
+    public static let gamma: Double = 1.02020202020202
     /// 1 / ln γ.
     static let inverseLogGamma: Double = 49.99833328888678
     /// ln γ.
@@ -45,8 +45,8 @@ public struct QuantileSketch: Sendable {
     /// relative distance α to both bucket bounds.
     static let representativeFactor: Double = 0.9900000000000001
     /// `ceil(log_γ(1e-9))` and `ceil(log_γ(1e15))`, the buckets of `accurateRange`.
-    static let minIndex: Int32 = -1036
-    static let maxIndex: Int32 = 1727
+    public static let minIndex: Int32 = -1036
+    public static let maxIndex: Int32 = 1727
     /// The smallest window allocated for a sketch's first positive value.
     static let initialBucketCount = 16
 
@@ -66,6 +66,60 @@ public struct QuantileSketch: Sendable {
 
     /// Creates an empty sketch; it allocates nothing until the first positive value.
     public init() {}
+
+    /// The sketch's whole state, as bucket files carry it (docs/snapshot-format.md, "sketches"):
+    /// its bins from the first to the last one that counts something, the index of the first,
+    /// and the scalars. Merging states read back gives the sketch of all their values.
+    public struct State: Equatable, Sendable {
+        public var count: UInt64
+        public var sum: Double
+        public var min: Double
+        public var max: Double
+        public var zeroCount: UInt64
+        public var offset: Int32
+        public var counts: [UInt32]
+
+        public init(
+            count: UInt64, sum: Double, min: Double, max: Double, zeroCount: UInt64, offset: Int32, counts: [UInt32]
+        ) {
+            self.count = count
+            self.sum = sum
+            self.min = min
+            self.max = max
+            self.zeroCount = zeroCount
+            self.offset = offset
+            self.counts = counts
+        }
+    }
+
+    public var state: State {
+        guard let first = counts.firstIndex(where: { $0 != 0 }), let last = counts.lastIndex(where: { $0 != 0 }) else {
+            return State(count: count, sum: sum, min: min, max: max, zeroCount: zeroCount, offset: 0, counts: [])
+        }
+        return State(
+            count: count, sum: sum, min: min, max: max, zeroCount: zeroCount, offset: offset + Int32(first),
+            counts: Array(counts[first...last]))
+    }
+
+    /// The sketch of a state; nil when the state is not one a sketch can have (bins outside the
+    /// index range, counts that do not add up).
+    public init?(_ state: State) {
+        let binned = state.counts.reduce(UInt64(0)) { $0 + UInt64($1) }
+        guard binned + state.zeroCount == state.count, state.offset >= Self.minIndex,
+            Int(state.offset) + state.counts.count - 1 <= Int(Self.maxIndex) || state.counts.isEmpty,
+            state.min <= state.max
+        else { return nil }
+        count = state.count
+        sum = state.sum
+        min = state.min
+        max = state.max
+        zeroCount = state.zeroCount
+        offset = state.counts.isEmpty ? 0 : state.offset
+        counts = state.counts
+    }
+
+    /// The `q` quantile (`quantile(_:)`), for readers of merged states.
+    public func estimate(_ q: Double) -> Double { quantile(q) }
 
     /// The arithmetic mean of the values added, `sum / count`; 0 for an empty sketch.
     public var mean: Double {

@@ -6,9 +6,18 @@ import TokentallyCounting
 public struct RollupReport: Hashable, Sendable {
     public var counters: CounterValues
     var performance: PerformanceSummary
-    public init(counters: CounterValues, performance: PerformanceSummary) {
+    /// The sketches the performance was computed from, written as the file's `sketches` so that
+    /// buckets of several hosts merge exactly; nil writes none for this rollup.
+    public var sketches: PerformanceAccumulator?
+    public init(counters: CounterValues, performance: PerformanceSummary, sketches: PerformanceAccumulator? = nil) {
         self.counters = counters
         self.performance = performance
+        self.sketches = sketches
+    }
+
+    /// A rollup whose performance is its sketches' summary.
+    public init(counters: CounterValues, sketches: PerformanceAccumulator) {
+        self.init(counters: counters, performance: sketches.summary, sketches: sketches)
     }
 }
 
@@ -28,15 +37,15 @@ public struct RequestHighlight: Hashable, Sendable {
 
 /// docs/snapshot-format.md's `highlights`. A name is nil when no candidate has `min_requests` requests.
 public struct HighlightsReport: Hashable, Sendable {
-    var primaryProvider: String?
-    var providerCount: Int
-    var fastestProvider: String?
-    var fastestModel: String?
-    var slowestModel: String?
-    var highestThroughputModel: String?
-    var lowestThroughputModel: String?
-    var fastestRequest: RequestHighlight?
-    var slowestRequest: RequestHighlight?
+    public var primaryProvider: String?
+    public var providerCount: Int
+    public var fastestProvider: String?
+    public var fastestModel: String?
+    public var slowestModel: String?
+    public var highestThroughputModel: String?
+    public var lowestThroughputModel: String?
+    public var fastestRequest: RequestHighlight?
+    public var slowestRequest: RequestHighlight?
     public var minRequests: Int
 
     public init(
@@ -273,6 +282,9 @@ public struct IndexReport: Hashable, Sendable {
     public var status: IngestStatus
     /// The lifetime counters (`LifetimeCounters`), sorted by model, provider and key.
     public var lifetime: [LifetimeCounters.Entry]
+    /// A fleet's merged index (`tokentally merge`): each host and when its snapshot was
+    /// generated, written as `hosts`; nil for one host's own index.
+    public var hosts: [(host: String, generatedAtEpochSeconds: Int64)]?
     public init(
         generatedAtEpochSeconds: Int64, host: String, timezone: String, buckets: [Period: [String]],
         status: IngestStatus, lifetime: [LifetimeCounters.Entry] = []

@@ -128,20 +128,20 @@ struct BucketReportBuilder {
         let modelRows = byModel.used.map { (id, values) in
             (
                 name: counters.modelNames[Int(id)],
-                rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byModel, id))
+                rollup: RollupReport(counters: values, sketches: Self.sketches(bucket.performance.byModel, id))
             )
         }.sorted { $0.name < $1.name }
         let providerRows = byProvider.used.map { (id, values) in
             (
                 name: counters.providerNames[Int(id)],
-                rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byProvider, id))
+                rollup: RollupReport(counters: values, sketches: Self.sketches(bucket.performance.byProvider, id))
             )
         }.sorted { $0.name < $1.name }
         let pairRows = byPair.used.map { (id, values) in
             let pair = counters.pairs[Int(id)]
             return (
                 model: counters.modelNames[Int(pair.model)], provider: counters.providerNames[Int(pair.provider)],
-                rollup: RollupReport(counters: values, performance: Self.summary(bucket.performance.byPair, id))
+                rollup: RollupReport(counters: values, sketches: Self.sketches(bucket.performance.byPair, id))
             )
         }.sorted { a, b in
             if a.rollup.counters.requests != b.rollup.counters.requests {
@@ -153,18 +153,41 @@ struct BucketReportBuilder {
         return BucketReport(
             period: bucket.period, label: label, startEpochSeconds: start, endEpochSeconds: end, timezone: timezone,
             host: host, generatedAtEpochSeconds: generatedAt,
-            totals: RollupReport(counters: totals, performance: bucket.performance.total.summary),
+            totals: RollupReport(counters: totals, sketches: bucket.performance.total),
             byModel: modelRows, byProvider: providerRows, byModelProvider: pairRows, byKey: keyRows, series: series,
             highlights: highlights(models: modelRows, providers: providerRows, minRequests: minRequests))
     }
 
-    /// The summary of one rollup; a rollup whose requests had no performance figures may have
+    /// The sketches of one rollup; a rollup whose requests had no performance figures may have
     /// no accumulator at all.
-    private static func summary(_ group: [PerformanceAccumulator], _ id: Int32) -> PerformanceSummary {
-        Int(id) < group.count ? group[Int(id)].summary : PerformanceAccumulator().summary
+    private static func sketches(_ group: [PerformanceAccumulator], _ id: Int32) -> PerformanceAccumulator {
+        Int(id) < group.count ? group[Int(id)] : PerformanceAccumulator()
     }
 
     private func highlights(
+        models: [(name: String, rollup: RollupReport)], providers: [(name: String, rollup: RollupReport)],
+        minRequests: Int
+    ) -> HighlightsReport {
+        var report = HighlightsReport.ranking(models: models, providers: providers, minRequests: minRequests)
+        if let fastest = bucket.fastest {
+            report.fastestRequest = RequestHighlight(
+                requestID: fastest.requestID, model: counters.modelNames[Int(fastest.model)],
+                provider: counters.providerNames[Int(fastest.provider)], latencyMs: fastest.latencyMs)
+        }
+        if let slowest = bucket.slowest {
+            report.slowestRequest = RequestHighlight(
+                requestID: slowest.requestID, model: counters.modelNames[Int(slowest.model)],
+                provider: counters.providerNames[Int(slowest.provider)], latencyMs: slowest.latencyMs)
+        }
+        return report
+    }
+}
+
+extension HighlightsReport {
+    /// The highlights that rank rollups (primary, fastest and slowest provider and models,
+    /// throughput), from the rollups alone: the same for one host's buckets and for a fleet's
+    /// merged ones. The highlighted requests are the caller's.
+    public static func ranking(
         models: [(name: String, rollup: RollupReport)], providers: [(name: String, rollup: RollupReport)],
         minRequests: Int
     ) -> HighlightsReport {
@@ -203,16 +226,6 @@ struct BucketReportBuilder {
         report.slowestModel = highest(modelLatency)
         report.highestThroughputModel = highest(modelThroughput)
         report.lowestThroughputModel = lowest(modelThroughput)
-        if let fastest = bucket.fastest {
-            report.fastestRequest = RequestHighlight(
-                requestID: fastest.requestID, model: counters.modelNames[Int(fastest.model)],
-                provider: counters.providerNames[Int(fastest.provider)], latencyMs: fastest.latencyMs)
-        }
-        if let slowest = bucket.slowest {
-            report.slowestRequest = RequestHighlight(
-                requestID: slowest.requestID, model: counters.modelNames[Int(slowest.model)],
-                provider: counters.providerNames[Int(slowest.provider)], latencyMs: slowest.latencyMs)
-        }
         return report
     }
 }

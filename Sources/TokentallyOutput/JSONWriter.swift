@@ -202,6 +202,19 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// Writes a Double exactly: the shortest decimal that reads back as the same Double
+    /// (`0.01`, `1.02020202020202`, `1e-05`), for sketch states that must merge exactly; `null`
+    /// for NaN and infinities.
+    mutating func exactNumber(_ value: Double) {
+        guard value.isFinite else {
+            null()
+            return
+        }
+        beginValue()
+        let text = value == value.rounded() && value.magnitude < 1e15 ? String(Int64(value)) : "\(value)"
+        for byte in text.utf8 { bytes.append(byte) }
+    }
+
     /// Writes `numerator / denominator` rounded half up to 6 decimal places, computed with integers
     /// so that the figure does not depend on floating-point rounding (`success_rate`). Writes
     /// `null` when the denominator is 0.

@@ -195,8 +195,90 @@ public enum SnapshotEncoder {
 
         json.field("highlights")
         writeHighlights(report.highlights, to: &json)
+        writeSketches(report, to: &json)
         json.endObject()
         json.finishLine()
+    }
+
+    /// `sketches`: the state of every rollup's quantile sketches, so that the buckets of several
+    /// hosts merge exactly (docs/snapshot-format.md, "sketches"). Rollups without sketches (a
+    /// report built from summaries alone) are left out.
+    private static func writeSketches(_ report: BucketReport, to json: inout JSONWriter) {
+        json.field("sketches")
+        json.beginObject()
+        json.field("mapping")
+        json.beginObject(compact: true)
+        json.field("kind")
+        json.string("ddsketch_logarithmic")
+        json.field("relative_accuracy")
+        json.exactNumber(QuantileSketch.relativeAccuracy)
+        json.field("gamma")
+        json.exactNumber(QuantileSketch.gamma)
+        json.field("min_index")
+        json.integer(Int(QuantileSketch.minIndex))
+        json.field("max_index")
+        json.integer(Int(QuantileSketch.maxIndex))
+        json.endObject()
+        json.field("totals")
+        writeSketchSet(report.totals.sketches ?? PerformanceAccumulator(), to: &json)
+        for (field, rows) in [("by_model", report.byModel), ("by_provider", report.byProvider)] {
+            json.key(field)
+            json.beginObject()
+            for row in rows where row.rollup.sketches != nil {
+                json.key(row.name)
+                writeSketchSet(row.rollup.sketches!, to: &json)
+            }
+            json.endObject()
+        }
+        json.field("by_model_provider")
+        json.beginArray()
+        for row in report.byModelProvider where row.rollup.sketches != nil {
+            writeSketchSet(row.rollup.sketches!, to: &json, model: row.model, provider: row.provider)
+        }
+        json.endArray()
+        json.endObject()
+    }
+
+    private static func writeSketchSet(
+        _ sketches: PerformanceAccumulator, to json: inout JSONWriter, model: String? = nil, provider: String? = nil
+    ) {
+        json.beginObject()
+        if let model, let provider {
+            json.field("model")
+            json.string(model)
+            json.field("provider")
+            json.string(provider)
+        }
+        let states = sketches.states
+        for (field, state) in [
+            ("latency_ms", states.latency), ("ttft_ms", states.ttft), ("throughput_tps", states.throughput),
+        ] {
+            json.key(field)
+            json.beginObject(compact: true)
+            json.field("count")
+            json.integer(state.count)
+            json.field("sum")
+            json.exactNumber(state.sum)
+            json.field("min")
+            json.exactNumber(state.min)
+            json.field("max")
+            json.exactNumber(state.max)
+            json.field("zero_count")
+            json.integer(state.zeroCount)
+            json.field("offset")
+            json.integer(Int(state.offset))
+            json.field("counts")
+            json.beginArray(compact: true)
+            for count in state.counts { json.integer(UInt64(count)) }
+            json.endArray()
+            json.endObject()
+        }
+        let sums = sketches.aggregateSums
+        json.field("throughput_output_tokens")
+        json.integer(sums.outputTokens)
+        json.field("throughput_generation_seconds")
+        json.exactNumber(sums.generationSeconds)
+        json.endObject()
     }
 
     /// Appends index.json's bytes to `json`; call `json.reset()` first to reuse its buffer.
@@ -210,6 +292,19 @@ public enum SnapshotEncoder {
         json.string(index.host)
         json.field("timezone")
         json.string(index.timezone)
+        if let hosts = index.hosts {
+            json.field("hosts")
+            json.beginArray()
+            for host in hosts {
+                json.beginObject(compact: true)
+                json.field("host")
+                json.string(host.host)
+                json.field("generated_at")
+                json.timestamp(epochSeconds: host.generatedAtEpochSeconds)
+                json.endObject()
+            }
+            json.endArray()
+        }
 
         json.field("buckets")
         json.beginObject()

@@ -265,3 +265,31 @@ private func expectWithinOnePercent(_ values: [Double], sourceLocation: SourceLo
     #expect(QuantileSketch.minIndex == Int32((log(QuantileSketch.accurateRange.lowerBound) / log(gamma)).rounded(.up)))
     #expect(QuantileSketch.maxIndex == Int32((log(QuantileSketch.accurateRange.upperBound) / log(gamma)).rounded(.up)))
 }
+
+/// A sketch's state, as bucket files carry it, reads back as the same sketch; the states of
+/// two halves, merged, are the sketch of the whole; a state that no sketch can have is refused.
+@Test func sketchStatesRoundTripAndMergeAsTheWhole() throws {
+    var whole = QuantileSketch()
+    var first = QuantileSketch()
+    var second = QuantileSketch()
+    for index in 0..<5_000 {
+        let value = index % 97 == 0 ? 0 : Double((index * 7_919) % 60_000) / 7 + 0.5
+        whole.add(value)
+        if index % 3 == 0 { first.add(value) } else { second.add(value) }
+    }
+    let restored = try #require(QuantileSketch(whole.state))
+    for q in [0.5, 0.9, 0.99] { #expect(restored.estimate(q) == whole.estimate(q)) }
+    #expect(restored.state == whole.state)
+
+    var merged = try #require(QuantileSketch(first.state))
+    merged.merge(try #require(QuantileSketch(second.state)))
+    for q in [0.01, 0.5, 0.9, 0.99, 1] { #expect(merged.estimate(q) == whole.estimate(q), "q \(q)") }
+    #expect(merged.count == whole.count && merged.min == whole.min && merged.max == whole.max)
+
+    var broken = whole.state
+    broken.count += 1
+    #expect(QuantileSketch(broken) == nil, "counts that do not add up")
+    broken = whole.state
+    broken.offset = QuantileSketch.maxIndex
+    #expect(QuantileSketch(broken) == nil, "bins past the last index")
+}

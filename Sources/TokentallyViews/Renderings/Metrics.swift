@@ -155,7 +155,7 @@ public enum Metrics {
 
 extension JSONValue {
     /// A number's text as written.
-    var number: String? {
+    public var number: String? {
         if case .number(let text) = self { return text }
         return nil
     }

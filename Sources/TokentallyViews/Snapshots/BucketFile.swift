@@ -50,6 +50,8 @@ public struct SeriesRow: Sendable {
     public var model: Int32
     public var provider: Int32
     public var counters: Counters
+    /// `latency_ms_mean`, nil when no request of the row had a latency.
+    public var latencyMean: Double? = nil
 }
 
 /// A highlighted request (`fastest_request`, `slowest_request`).
@@ -97,6 +99,8 @@ public struct BucketFile: Sendable {
     public var minRequests: UInt64
     /// Whether `series` was read (a summary read skips it, for the days of a trend).
     public var hasRows: Bool
+    /// `sketches`, as read with the rows; `.null` in a summary read or a file without them.
+    public var sketches: JSONValue = .null
 
     /// Reads a bucket file's bytes; `rows: false` skips `series` and `by_key`.
     public static func decode(_ bytes: [UInt8], rows: Bool = true) throws(BucketFileError) -> BucketFile {
@@ -125,7 +129,7 @@ public struct BucketFile: Sendable {
         /// What each value of a v2 series row is, from `columns.series`, decided once.
         var columns: [Column]?
         enum Column {
-            case key, model, provider, cost, skip
+            case key, model, provider, cost, latencyMean, skip
             case counter(Int)
 
             init(_ name: String) {
@@ -134,6 +138,7 @@ public struct BucketFile: Sendable {
                 case "model": self = .model
                 case "provider": self = .provider
                 case "cost_usd": self = .cost
+                case "latency_ms_mean": self = .latencyMean
                 default:
                     if let index = Counters.names.firstIndex(of: name), index < Counters.integerCount {
                         self = .counter(index)
@@ -147,6 +152,7 @@ public struct BucketFile: Sendable {
         var models = NameTable()
         var providers = NameTable()
         var highlights: JSONValue = .null
+        var sketches: JSONValue = .null
         var sawSeries = false
 
         mutating func run(_ reader: inout JSONReader) throws {
@@ -207,6 +213,8 @@ public struct BucketFile: Sendable {
                     }
                 }
             case "highlights": highlights = try reader.readValue()
+            case "sketches":
+                if rows { sketches = try reader.readValue() } else { try reader.skipValue() }
             default: try reader.skipValue()
             }
         }
@@ -228,6 +236,7 @@ public struct BucketFile: Sendable {
                     guard let nanos = Money.nanos(text) else { throw reader.fail("cost_usd in nano-dollars") }
                     row.counters.costNanos = nanos
                 case .counter(let counter): row.counters.integers[counter] = try reader.readUnsigned()
+                case .latencyMean: row.latencyMean = try reader.readValue().double
                 case .skip: try reader.skipValue()
                 }
             }
@@ -244,7 +253,8 @@ public struct BucketFile: Sendable {
             else { throw reader.fail("a series row with api_key, model, provider and COUNTERS") }
             series.append(
                 SeriesRow(
-                    key: keys.id(key), model: models.id(model), provider: providers.id(provider), counters: counters))
+                    key: keys.id(key), model: models.id(model), provider: providers.id(provider), counters: counters,
+                    latencyMean: value["latency_ms_mean"]?.double))
         }
 
         private func rollup(_ value: JSONValue, _ place: String) throws -> Rollup {
@@ -310,6 +320,7 @@ public struct BucketFile: Sendable {
                 fastestRequest: request(highlights["fastest_request"]),
                 slowestRequest: request(highlights["slowest_request"]),
                 minRequests: highlights["min_requests"]?.unsigned ?? 20, hasRows: rows)
+            file.sketches = sketches
             file.keyNames = keys.names
             file.modelNames = models.names
             file.providerNames = providers.names
