@@ -1,7 +1,7 @@
 # Building, installing and packaging tokentally. docs/systemd.md explains the result.
 #
 #   make                      build the release binary (Swift runtime linked in statically)
-#   sudo make install         install it, the systemd units (tokentally-serve not enabled), the
+#   sudo make install         install it, the systemd units (tokentally-serve and -ship not enabled), the
 #                             example config and the docs
 #   sudo make uninstall       remove what install put there (an edited config is kept)
 #   make deb                  build .build-deb/tokentally_<version>_<arch>.deb
@@ -48,9 +48,10 @@ install: $(BINARY)
 	sed 's|/usr/bin/tokentally|$(bindir)/tokentally|' systemd/tokentally.service \
 		> $(DESTDIR)$(unitdir)/tokentally.service
 	chmod 0644 $(DESTDIR)$(unitdir)/tokentally.service
-	sed 's|/usr/bin/tokentally|$(bindir)/tokentally|' systemd/tokentally-serve.service \
-		> $(DESTDIR)$(unitdir)/tokentally-serve.service
-	chmod 0644 $(DESTDIR)$(unitdir)/tokentally-serve.service
+	for unit in tokentally-serve tokentally-ship; do \
+		sed 's|/usr/bin/tokentally|$(bindir)/tokentally|' systemd/$$unit.service > $(DESTDIR)$(unitdir)/$$unit.service && \
+		chmod 0644 $(DESTDIR)$(unitdir)/$$unit.service || exit 1; \
+	done
 	if [ -e $(CONFIG) ]; then \
 		$(INSTALL) -m 0644 config/tokentally.yaml $(CONFIG).example; \
 		echo "kept $(CONFIG); the new example is $(CONFIG).example"; \
@@ -71,10 +72,10 @@ install: $(BINARY)
 # the tokentally user, are kept.
 uninstall:
 	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
-		systemctl disable --now tokentally.service tokentally-serve.service 2>/dev/null || true; \
+		systemctl disable --now tokentally.service tokentally-serve.service tokentally-ship.service 2>/dev/null || true; \
 	fi
 	rm -f $(DESTDIR)$(bindir)/tokentally $(DESTDIR)$(unitdir)/tokentally.service \
-		$(DESTDIR)$(unitdir)/tokentally-serve.service
+		$(DESTDIR)$(unitdir)/tokentally-serve.service $(DESTDIR)$(unitdir)/tokentally-ship.service
 	rm -f $(CONFIG).example
 	if [ -e $(CONFIG) ] && cmp -s config/tokentally.yaml $(CONFIG); then rm -f $(CONFIG); fi
 	rmdir $(DESTDIR)$(sysconfdir)/tokentally 2>/dev/null || true
@@ -88,7 +89,7 @@ deb:
 # The unit as installed must pass verify (which needs ExecStart's binary: the built one stands
 # in for /usr/bin/tokentally) and score an exposure of 2.0 or less (threshold is tenths).
 check-unit: $(BINARY)
-	for unit in tokentally tokentally-serve; do \
+	for unit in tokentally tokentally-serve tokentally-ship; do \
 		tmp=$$(mktemp -d) && \
 		sed 's|^ExecStart=/usr/bin/tokentally|ExecStart=$(abspath $(BINARY))|' systemd/$$unit.service \
 			> $$tmp/$$unit.service && \

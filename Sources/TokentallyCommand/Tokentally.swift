@@ -18,7 +18,8 @@ struct Tokentally: AsyncParsableCommand {
         commandName: "tokentally",
         abstract: "Usage analytics from LLM gateway request logs.",
         subcommands: [
-            Run.self, Replay.self, ReportCommand.self, Serve.self, Merge.self, Generate.self, CheckConfig.self,
+            Run.self, Replay.self, ReportCommand.self, Serve.self, Merge.self, Ship.self, Generate.self,
+            CheckConfig.self,
             AdoptState.self,
         ]
     )

@@ -178,3 +178,90 @@ struct Merge: ParsableCommand {
         }
     }
 }
+
+struct Ship: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Ship a host's snapshot directory to ClickHouse (values, not increments: retries never double count).",
+        discussion: """
+            Sends the buckets whose files changed since the last ship to the series and sketches \
+            tables (ReplacingMergeTree by version), every ship.interval_seconds, or once with --once. \
+            ClickHouse down: it retries with back-off and loses nothing. docs/fleet.md has the DDL \
+            and the queries.
+            """)
+
+    @Option(help: "ClickHouse's HTTP interface, http://[user[:password]@]host[:port]/ (default: ship.clickhouse).")
+    var clickhouse: String?
+
+    @Option(help: "The database (default: ship.database, tokentally).")
+    var database: String?
+
+    @Option(name: .customLong("snapshot-dir"), help: "The snapshot directory (default: snapshot.directory).")
+    var snapshotDir: String?
+
+    @Option(name: .customLong("state-dir"), help: "Where ship keeps what it shipped (default: ship.state_directory).")
+    var stateDir: String?
+
+    @Option(help: "The configuration file.")
+    var config: String?
+
+    @Flag(help: "Create the database and the tables first.")
+    var `init` = false
+
+    @Flag(help: "Ship what changed once and exit (exit 1 if ClickHouse cannot take it).")
+    var once = false
+
+    func run() throws {
+        let (path, configuration) = snapshotDirectory(snapshotDir, config: config)
+        guard let url = clickhouse ?? configuration.ship.clickhouse else {
+            fail(
+                CommandError.usage(
+                    "ship: no ClickHouse to ship to; give --clickhouse http://HOST:8123/ or set ship.clickhouse"))
+        }
+        guard let endpoint = ClickHouseClient.Endpoint(url) else {
+            fail(CommandError.usage("ship: --clickhouse \(url) is not http://[user[:password]@]host[:port]/"))
+        }
+        let database = database ?? configuration.ship.database
+        guard database.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }), !database.isEmpty else {
+            fail(CommandError.usage("ship: --database \(database) must be letters, digits and _"))
+        }
+        let shipper: SnapshotShipper
+        do {
+            shipper = try SnapshotShipper(
+                client: ClickHouseClient(endpoint: endpoint), database: database, snapshotDirectory: path,
+                stateDirectory: stateDir ?? configuration.ship.stateDirectory)
+        } catch {
+            fail(CommandError.io("ship: \(error)", code: .unreadableState))
+        }
+        var failures = 0
+        var initialized = !self.`init`
+        while true {
+            do {
+                if !initialized {
+                    try shipper.initialize()
+                    initialized = true
+                }
+                let sent = try shipper.shipOnce(now: Int64(Date().timeIntervalSince1970))
+                if failures > 0 || sent > 0 {
+                    let recovered = failures > 0 ? " (ClickHouse back after \(failures) failed tries)" : ""
+                    print("ship: sent \(sent) buckets to \(endpoint)\(recovered)")
+                }
+                failures = 0
+                if once { return }
+                sleep(UInt32(configuration.ship.intervalSeconds))
+            } catch {
+                failures += 1
+                shipper.noteFailure(error)
+                if once {
+                    fail(CommandError.io("ship: \(error); nothing is lost: the next ship sends it", code: .writeFailed))
+                }
+                let wait = min(60, 1 << min(failures - 1, 6))
+                FileHandle.standardError.write(
+                    Data(
+                        "tokentally ship: \(error); try \(failures) failed, retrying in \(wait) s (nothing is lost)\n"
+                            .utf8))
+                sleep(UInt32(wait))
+            }
+        }
+    }
+}

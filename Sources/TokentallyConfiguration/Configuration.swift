@@ -81,6 +81,17 @@ public struct ServeConfiguration: Hashable, Sendable {
     public init() {}
 }
 
+/// `tokentally ship`: the snapshots into ClickHouse.
+public struct ShipConfiguration: Hashable, Sendable {
+    /// ClickHouse's HTTP interface, `http://[user[:password]@]host[:port]/`; nil: not set.
+    public var clickhouse: String? = nil
+    public var database: String = "tokentally"
+    /// Where ship keeps what it shipped (`ship-state.json`).
+    public var stateDirectory: String = "/var/lib/tokentally-ship"
+    public var intervalSeconds: Int = 30
+    public init() {}
+}
+
 /// The whole effective configuration: file values over defaults, environment over both.
 public struct Configuration: Hashable, Sendable {
     public var inputs: [InputConfiguration] = []
@@ -98,6 +109,7 @@ public struct Configuration: Hashable, Sendable {
     public var highlights = HighlightsConfiguration()
     public var lifetime = LifetimeConfiguration()
     public var serve = ServeConfiguration()
+    public var ship = ShipConfiguration()
     /// User-defined formats by name; presets cannot be redefined.
     public var formats: [String: FieldMapping] = [:]
 

@@ -30,6 +30,8 @@ struct ScalarSetting {
         case host
         case fileMode
         case listen
+        case clickhouse
+        case database
     }
 
     /// The mapping the key sits in; nil for a top-level key.
@@ -91,11 +93,18 @@ struct ScalarSetting {
             ),
             ScalarSetting(section: "lifetime", key: "keys", kind: .wholeNumber(\.lifetime.keys, 0...10_000)),
             ScalarSetting(section: "serve", key: "listen", kind: .listen),
+            ScalarSetting(section: "ship", key: "clickhouse", kind: .clickhouse),
+            ScalarSetting(section: "ship", key: "database", kind: .database),
+            ScalarSetting(section: "ship", key: "state_directory", kind: .directory(\.ship.stateDirectory)),
+            ScalarSetting(
+                section: "ship", key: "interval_seconds", kind: .wholeNumber(\.ship.intervalSeconds, 1...86_400)),
         ]
     }
 
     /// The sections, in the order of the reference.
-    static let sections = ["retention", "snapshot", "state", "journal", "limits", "highlights", "lifetime", "serve"]
+    static let sections = [
+        "retention", "snapshot", "state", "journal", "limits", "highlights", "lifetime", "serve", "ship",
+    ]
 
     /// The setting's value in `configuration`, written as YAML.
     func yamlValue(in configuration: Configuration) -> String {
@@ -108,6 +117,8 @@ struct ScalarSetting {
         case .host: configuration.host.map(yamlText) ?? "null"
         case .fileMode: "\"" + octalFileMode(configuration.snapshot.fileMode) + "\""
         case .listen: yamlText(configuration.serve.listen)
+        case .clickhouse: configuration.ship.clickhouse.map(yamlText) ?? "null"
+        case .database: yamlText(configuration.ship.database)
         }
     }
 
@@ -122,6 +133,8 @@ struct ScalarSetting {
         case .host: "a host name"
         case .fileMode: "an octal file mode from 0000 to 0777 such as \"0640\""
         case .listen: "an address and port such as 127.0.0.1:8787 or [::1]:8787"
+        case .clickhouse: "ClickHouse's HTTP address such as http://127.0.0.1:8123/"
+        case .database: "a database name of letters, digits and _"
         }
     }
 
@@ -137,6 +150,8 @@ struct ScalarSetting {
         case .host: "this machine's host name"
         case .fileMode: octalFileMode(defaults.snapshot.fileMode)
         case .listen: defaults.serve.listen
+        case .clickhouse: "none (give --clickhouse)"
+        case .database: defaults.ship.database
         }
     }
 
@@ -213,6 +228,19 @@ struct ScalarSetting {
                 throw failure(.invalidValue, "expected \(expectation) without spaces, \(got)")
             }
             configuration.host = text
+        case .clickhouse:
+            guard text.hasPrefix("http://"), text.count > "http://".count, !text.contains(" ") else {
+                throw failure(.invalidValue, "expected \(expectation), \(got)")
+            }
+            configuration.ship.clickhouse = text
+        case .database:
+            guard let first = text.unicodeScalars.first,
+                first == "_" || (first.isASCII && first.properties.isAlphabetic),
+                text.unicodeScalars.allSatisfy({
+                    $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+                })
+            else { throw failure(.invalidValue, "expected \(expectation), \(got)") }
+            configuration.ship.database = text
         case .listen:
             guard ListenAddress(text) != nil else { throw failure(.invalidValue, "expected \(expectation), \(got)") }
             configuration.serve.listen = text

@@ -24,6 +24,7 @@ struct DebPackageTests {
     fileprivate static let dpkgDeb = URL(fileURLWithPath: "/usr/bin/dpkg-deb")
     fileprivate static let unitPath = "/lib/systemd/system/tokentally.service"
     fileprivate static let serveUnitPath = "/lib/systemd/system/tokentally-serve.service"
+    fileprivate static let shipUnitPath = "/lib/systemd/system/tokentally-ship.service"
     fileprivate static let configPath = "/etc/tokentally/tokentally.yaml"
     fileprivate static let docPath = "/usr/share/doc/tokentally"
 
@@ -48,6 +49,7 @@ struct DebPackageTests {
             #expect(entries["/usr/bin/tokentally"]?.mode == "-rwxr-xr-x", "\(listing)")
             #expect(entries[Self.unitPath]?.mode == "-rw-r--r--", "\(listing)")
             #expect(entries[Self.serveUnitPath]?.mode == "-rw-r--r--", "\(listing)")
+            #expect(entries[Self.shipUnitPath]?.mode == "-rw-r--r--", "\(listing)")
             #expect(entries[Self.configPath]?.mode == "-rw-r--r--", "\(listing)")
             #expect(entries.values.allSatisfy { $0.owner == "root/root" }, "\(listing)")
             for document in try Self.expectedDocuments() {
@@ -201,6 +203,9 @@ struct DebPackageTests {
             #expect(
                 try Data(contentsOf: staged(Self.serveUnitPath))
                     == Data(contentsOf: Self.repository.appendingPathComponent("systemd/tokentally-serve.service")))
+            #expect(
+                try Data(contentsOf: staged(Self.shipUnitPath))
+                    == Data(contentsOf: Self.repository.appendingPathComponent("systemd/tokentally-ship.service")))
             for document in try Self.expectedDocuments() where document != "copyright" {
                 #expect(
                     FileManager.default.fileExists(atPath: staged("\(Self.docPath)/\(document)").path), "\(document)")

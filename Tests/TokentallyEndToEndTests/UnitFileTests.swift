@@ -123,17 +123,22 @@ struct UnitFileTests {
         }
     }
 
-    fileprivate static let serveUnit = repository.appendingPathComponent("systemd/tokentally-serve.service")
-
-    /// `tokentally-serve.service`: verify passes on it, its exposure is at most 2.0, and it
-    /// can read the snapshots and write nothing, listening only where loopback peers reach it.
-    @Test
-    func serveUnitPassesVerifyAndSecurity() throws {
-        let text = try String(contentsOf: Self.serveUnit, encoding: .utf8)
-        let execStart = "ExecStart=/usr/bin/tokentally serve --config /etc/tokentally/tokentally.yaml"
-        #expect(text.split(separator: "\n").filter { $0.hasPrefix("ExecStart=") } == [Substring(execStart)])
-        try withScratchDirectory("serve-unit-verify") { directory in
-            let adapted = directory.appendingPathComponent("tokentally-serve.service")
+    /// The units beside the daemon: `tokentally-serve.service` and `tokentally-ship.service`.
+    /// verify passes on each, its exposure is at most 2.0, and it reads the snapshots without
+    /// being able to write them; serve writes nothing at all and takes loopback peers only.
+    @Test(arguments: ["tokentally-serve", "tokentally-ship"])
+    func sideUnitPassesVerifyAndSecurity(_ name: String) throws {
+        let file = Self.repository.appendingPathComponent("systemd/\(name).service")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        let command = name == "tokentally-serve" ? "serve" : "ship"
+        let execStart = text.split(separator: "\n").filter { $0.hasPrefix("ExecStart=") }
+        #expect(
+            execStart.count == 1
+                && execStart[0].hasPrefix(
+                    "ExecStart=/usr/bin/tokentally \(command) --config /etc/tokentally/tokentally.yaml")
+        )
+        try withScratchDirectory("\(name)-verify") { directory in
+            let adapted = directory.appendingPathComponent("\(name).service")
             try text.replacingOccurrences(
                 of: "ExecStart=/usr/bin/tokentally ", with: "ExecStart=\(TokentallyBinary.url.path) "
             )
@@ -142,23 +147,28 @@ struct UnitFileTests {
             #expect(verify.status == 0 && verify.stderrText.isEmpty && verify.stdoutText.isEmpty, "\(verify.summary)")
         }
         let outcome = try ProcessLauncher.run(
-            Self.systemdAnalyze, ["security", "--offline=yes", "--no-pager", Self.serveUnit.path], timeoutSeconds: 30)
+            Self.systemdAnalyze, ["security", "--offline=yes", "--no-pager", file.path], timeoutSeconds: 30)
         let overall = outcome.stdoutText.split(separator: "\n").first { $0.contains("Overall exposure level for") }
         let figure = overall.flatMap { $0.firstMatch(of: /service: ([0-9]+\.[0-9]+)/) }.flatMap { Double($0.1) }
-        print("systemd-analyze security --offline=yes systemd/tokentally-serve.service: \(overall ?? "")")
+        print("systemd-analyze security --offline=yes systemd/\(name).service: \(overall ?? "")")
         #expect(figure != nil && figure! <= 2.0, "\(outcome.stdoutText.suffix(500))")
 
-        let service = try Self.serviceSection(of: Self.serveUnit)
-        let expected: [(String, String)] = [
+        let service = try Self.serviceSection(of: file)
+        var expected: [(String, String)] = [
             ("DynamicUser", "yes"), ("SupplementaryGroups", "tokentally"), ("ProtectSystem", "strict"),
-            ("ReadOnlyPaths", "/var/lib/tokentally"), ("CapabilityBoundingSet", ""), ("IPAddressDeny", "any"),
-            ("IPAddressAllow", "localhost"), ("RestartPreventExitStatus", "2"),
+            ("ReadOnlyPaths", "/var/lib/tokentally"), ("CapabilityBoundingSet", ""), ("RestartPreventExitStatus", "2"),
         ]
-        for (key, value) in expected {
-            #expect(service[key] == [value], "\(key)= is \(service[key] ?? []), expected \(value)")
+        if name == "tokentally-serve" {
+            expected += [("IPAddressDeny", "any"), ("IPAddressAllow", "localhost")]
+            for writable in ["StateDirectory", "ReadWritePaths", "LogsDirectory", "CacheDirectory"] {
+                #expect(service[writable] == nil, "the serve unit must write nothing, but has \(writable)=")
+            }
+        } else {
+            expected += [("StateDirectory", "tokentally-ship")]
+            #expect(service["ReadWritePaths"] == nil)
         }
-        for writable in ["StateDirectory", "ReadWritePaths", "LogsDirectory", "CacheDirectory"] {
-            #expect(service[writable] == nil, "the serve unit must write nothing, but has \(writable)=")
+        for (key, value) in expected {
+            #expect(service[key] == [value], "\(name): \(key)= is \(service[key] ?? []), expected \(value)")
         }
     }
 

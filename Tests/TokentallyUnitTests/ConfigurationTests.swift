@@ -642,6 +642,10 @@ extension ConfigurationTests {
             "TOKENTALLY_HIGHLIGHTS_MIN_REQUESTS": "5",
             "TOKENTALLY_LIFETIME_KEYS": "12",
             "TOKENTALLY_SERVE_LISTEN": "[::1]:9000",
+            "TOKENTALLY_SHIP_CLICKHOUSE": "http://ch.internal:8123/",
+            "TOKENTALLY_SHIP_DATABASE": "usage_2",
+            "TOKENTALLY_SHIP_STATE_DIRECTORY": "/run/ship",
+            "TOKENTALLY_SHIP_INTERVAL_SECONDS": "5",
             // Not settings: the config path is the command line's, the others are not ours.
             "TOKENTALLY_CONFIG": "/elsewhere.yaml",
             "PATH": "/usr/bin",
@@ -666,6 +670,8 @@ extension ConfigurationTests {
         #expect(configuration.highlights.minRequests == 5)
         #expect(configuration.lifetime.keys == 12)
         #expect(configuration.serve.listen == "[::1]:9000")
+        #expect(configuration.ship.clickhouse == "http://ch.internal:8123/" && configuration.ship.database == "usage_2")
+        #expect(configuration.ship.stateDirectory == "/run/ship" && configuration.ship.intervalSeconds == 5)
         // What the environment cannot set stays as the file has it.
         #expect(configuration.inputs == (try load(fullFile)).inputs)
         #expect(configuration.formats == (try load(fullFile)).formats)
@@ -682,7 +688,8 @@ extension ConfigurationTests {
                 "TOKENTALLY_JOURNAL_ENABLED", "TOKENTALLY_JOURNAL_TOP",
                 "TOKENTALLY_LIMITS_MAX_LINE_BYTES", "TOKENTALLY_LIMITS_MAX_SERIES",
                 "TOKENTALLY_LIMITS_MAX_FUTURE_SECONDS", "TOKENTALLY_HIGHLIGHTS_MIN_REQUESTS",
-                "TOKENTALLY_LIFETIME_KEYS", "TOKENTALLY_SERVE_LISTEN",
+                "TOKENTALLY_LIFETIME_KEYS", "TOKENTALLY_SERVE_LISTEN", "TOKENTALLY_SHIP_CLICKHOUSE",
+                "TOKENTALLY_SHIP_DATABASE", "TOKENTALLY_SHIP_STATE_DIRECTORY", "TOKENTALLY_SHIP_INTERVAL_SECONDS",
             ]
         )
     }
@@ -697,6 +704,8 @@ extension ConfigurationTests {
             #expect(error?.message.contains("127.0.0.1:8787") == true, "\(bad): \(error?.message ?? "")")
         }
         #expect(loadError("lifetime: {keys: 10001}")?.code == .outOfRange)
+        #expect(loadError("ship: {clickhouse: \"https://ch:8443/\"}")?.code == .invalidValue)
+        #expect(loadError("ship: {database: \"drop table\"}")?.code == .invalidValue)
     }
 
     @Test func emptyVariableIsNotSet() throws {
@@ -969,6 +978,8 @@ extension ConfigurationTests {
             "highlights:", "  min_requests: 20",
             "lifetime:", "  keys: 0",
             "serve:", "  listen: \"127.0.0.1:8787\"",
+            "ship:", "  clickhouse: null", "  database: tokentally", "  state_directory: /var/lib/tokentally-ship",
+            "  interval_seconds: 30",
             "formats: {}  # none defined; presets: tokentally, litellm, zenmux, openrouter, kong, envoy-ai-gateway",
         ]
         let lines = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }

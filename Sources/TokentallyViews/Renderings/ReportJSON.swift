@@ -4,6 +4,10 @@
 public enum ReportJSON {
     public static let schema = "tokentally.report/v1"
 
+    /// `text` as a JSON string (quotes, backslashes, control characters and U+2028/U+2029
+    /// escaped).
+    public static func quoted(_ text: String) -> String { JSONText.quoted(text) }
+
     public static func render(_ report: Report) -> String {
         var out = JSONText()
         out.open("{")
