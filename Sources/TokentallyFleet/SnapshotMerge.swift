@@ -195,14 +195,7 @@ public struct SnapshotMerge {
                 ? a.rollup.counters.requests > b.rollup.counters.requests
                 : (a.model, a.provider) < (b.model, b.provider)
         }
-        let seriesRows = series.map {
-            SeriesReport(apiKey: $0.key.key, model: $0.key.model, provider: $0.key.provider, counters: $0.value)
-        }
-        .sorted { a, b in
-            a.counters.requests != b.counters.requests
-                ? a.counters.requests > b.counters.requests
-                : (a.apiKey, a.model, a.provider) < (b.apiKey, b.model, b.provider)
-        }
+        let seriesRows = SeriesReport.rows(series.map { ($0.key.key, $0.key.model, $0.key.provider, $0.value) })
         var highlights = HighlightsReport.ranking(
             models: modelRows, providers: providerRows, minRequests: Int(first.minRequests))
         // The fleet's fastest and slowest request: the extreme of the hosts' own (the first

@@ -102,9 +102,11 @@ public final class SnapshotShipper {
         for period in SnapshotIndex.periods {
             for label in index.buckets[period] ?? [] {
                 let name = "\(period)/\(label)"
+                // A summary read first (no rows): most buckets did not change since the last ship.
+                guard let summary = try? directory.bucket(period: period, label: label, rows: false) else { continue }
+                if shipped[name]?.generatedAt == summary.generatedAt { continue }
                 let file: BucketFile
                 do { file = try directory.bucket(period: period, label: label) } catch { continue }  // gone: retention
-                if shipped[name]?.generatedAt == file.generatedAt { continue }
                 // A new version for new content; the same one again only for a retry of it.
                 let version = max(UInt64(max(0, Timestamps.epoch(file.generatedAt) ?? 0)) * 1000, highestVersion + 1)
                 try client.execute(

@@ -110,6 +110,33 @@ public struct SeriesReport: Hashable, Sendable {
         self.counters = counters
     }
 
+    /// Rows of these triples, sharing one name table, in the order bucket files list them: most
+    /// requests first, ties by key, model and provider (names compared once, by rank).
+    public static func rows(_ entries: [(key: String, model: String, provider: String, counters: CounterValues)])
+        -> [SeriesReport]
+    {
+        func table(_ names: [String]) -> (sorted: [String], rank: [String: Int32]) {
+            let sorted = Set(names).sorted()
+            var rank: [String: Int32] = [:]
+            for (index, name) in sorted.enumerated() { rank[name] = Int32(index) }
+            return (sorted, rank)
+        }
+        let keys = table(entries.map(\.key))
+        let models = table(entries.map(\.model))
+        let providers = table(entries.map(\.provider))
+        let names = SeriesNames(keys: keys.sorted, models: models.sorted, providers: providers.sorted)
+        var rows = entries.map { entry in
+            SeriesReport(
+                names: names, key: keys.rank[entry.key]!, model: models.rank[entry.model]!,
+                provider: providers.rank[entry.provider]!, counters: entry.counters)
+        }
+        rows.sort { a, b in
+            if a.counters.requests != b.counters.requests { return a.counters.requests > b.counters.requests }
+            return (a.keyIndex, a.modelIndex, a.providerIndex) < (b.keyIndex, b.modelIndex, b.providerIndex)
+        }
+        return rows
+    }
+
     public static func == (a: SeriesReport, b: SeriesReport) -> Bool {
         a.apiKey == b.apiKey && a.model == b.model && a.provider == b.provider && a.counters == b.counters
     }

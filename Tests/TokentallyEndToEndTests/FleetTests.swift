@@ -6,6 +6,9 @@ import Testing
 /// lines: every counter of every bucket exactly, every quantile within its stated error.
 @Suite("Fleet: merge")
 struct FleetTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
     /// Splits the rotated set's lines, in order, across `hosts` files (line i to host i mod n).
     static func split(_ logs: URL, into root: URL, hosts: Int) throws -> [URL] {
         var parts = [[UInt8]](repeating: [], count: hosts)
@@ -73,6 +76,21 @@ struct FleetTests {
             let listed = index["hosts"]?.arrayValue?.compactMap { $0["host"]?.stringValue }
             #expect(listed == ["gw-1", "gw-2", "gw-3"])
             #expect(index["hosts"]?.arrayValue?.allSatisfy { $0["generated_at"]?.stringValue != nil } == true)
+
+            // The fleet's files match the same schemas as one host's.
+            let schemas = Self.repository.appendingPathComponent("docs/schemas")
+            let validation = try ProcessLauncher.run(
+                URL(fileURLWithPath: "/usr/bin/env"),
+                [
+                    "python3", "-c",
+                    "import json,sys,jsonschema\nfor s,f in zip(sys.argv[1::2],sys.argv[2::2]): jsonschema.Draft202012Validator(json.load(open(s))).validate(json.load(open(f)))",
+                    schemas.appendingPathComponent("index.schema.json").path,
+                    merged.appendingPathComponent("index.json").path,
+                    schemas.appendingPathComponent("bucket-v2.schema.json").path,
+                    merged.appendingPathComponent("month/\(try #require(expected.buckets[.month]?.keys.max())).json")
+                        .path,
+                ])
+            #expect(validation.status == 0, "\(validation.summary)")
 
             // Another order gives the same bytes, generated_at aside.
             let again = root.appendingPathComponent("fleet-again")
