@@ -251,7 +251,7 @@ struct Ship: ParsableCommand {
                 sleep(UInt32(configuration.ship.intervalSeconds))
             } catch {
                 failures += 1
-                shipper.noteFailure(error)
+                shipper.noteFailure(error, now: Int64(Date().timeIntervalSince1970))
                 if once {
                     fail(CommandError.io("ship: \(error); nothing is lost: the next ship sends it", code: .writeFailed))
                 }

@@ -10,7 +10,8 @@ import TokentallyViews
 ///
 /// Its own state (`ship-state.json` in the state directory) remembers, per bucket file, the
 /// `generated_at` shipped and the version used, and the highest version ever given, so that
-/// versions keep growing across restarts even if the clock goes back.
+/// versions keep growing across restarts even if the clock goes back; and its status: the last
+/// success and failure (Unix seconds), the last error, the failures in a row.
 public final class SnapshotShipper {
     public static let counterColumns = [
         "requests", "succeeded", "failed", "input_tokens", "output_tokens", "total_tokens", "cached_tokens",
@@ -67,6 +68,7 @@ public final class SnapshotShipper {
         public var shippedRows = 0
         public var lastSuccess: Int64?
         public var lastError: String?
+        public var lastErrorAt: Int64?
         public var consecutiveFailures = 0
     }
 
@@ -126,13 +128,16 @@ public final class SnapshotShipper {
         status.shippedBuckets += sent
         status.lastSuccess = now
         status.consecutiveFailures = 0
+        try saveState()
         return sent
     }
 
-    /// Records a failed pass for the status.
-    public func noteFailure(_ error: any Error) {
+    /// Records a failed pass in the status (and in ship-state.json, for whoever looks).
+    public func noteFailure(_ error: any Error, now: Int64) {
         status.lastError = "\(error)"
+        status.lastErrorAt = now
         status.consecutiveFailures += 1
+        try? saveState()
     }
 
     /// `JSONEachRow` lines of the bucket's series rows.
@@ -209,7 +214,10 @@ public final class SnapshotShipper {
         text += shipped.keys.sorted().map { name in
             "\n    \(Self.quoted(name)): {\"generated_at\": \(Self.quoted(shipped[name]!.generatedAt)), \"version\": \(shipped[name]!.version)}"
         }.joined(separator: ",")
-        text += "\n  }\n}\n"
+        text += "\n  },\n  \"status\": {\"last_success\": \(status.lastSuccess.map(String.init) ?? "null"), "
+        text += "\"last_error\": \(status.lastError.map(Self.quoted) ?? "null"), "
+        text += "\"last_error_at\": \(status.lastErrorAt.map(String.init) ?? "null"), "
+        text += "\"consecutive_failures\": \(status.consecutiveFailures)}\n}\n"
         let bytes = Array(text.utf8)
         try AtomicFile.write(directory: stateDirectory, name: "ship-state.json", mode: 0o640) { descriptor, _ in
             if let error = bytes.withUnsafeBytes({ Syscall.writeAll(descriptor, $0) }) { throw error }

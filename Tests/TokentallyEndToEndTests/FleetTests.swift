@@ -146,7 +146,24 @@ struct FleetTests {
             let copy = root.appendingPathComponent("copy-of-gw-1")
             try FileManager.default.copyItem(at: utc, to: copy)
 
+            // Sketches of other parameters: a copy whose files say another accuracy.
+            let tuned = root.appendingPathComponent("tuned")
+            try FileManager.default.copyItem(at: other, to: tuned)
+            for period in ["day", "week", "month"] {
+                let folder = tuned.appendingPathComponent(period)
+                for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+                    let file = folder.appendingPathComponent(name)
+                    try String(contentsOf: file, encoding: .utf8)
+                        .replacingOccurrences(of: "\"relative_accuracy\": 0.01", with: "\"relative_accuracy\": 0.02")
+                        .write(to: file, atomically: true, encoding: .utf8)
+                }
+            }
+            let tunedIndex = tuned.appendingPathComponent("index.json")
+            try String(contentsOf: tunedIndex, encoding: .utf8).replacingOccurrences(of: "\"gw-2\"", with: "\"gw-5\"")
+                .write(to: tunedIndex, atomically: true, encoding: .utf8)
+
             let cases: [([URL], String)] = [
+                ([utc, tuned], "different parameters"),
                 ([utc, zoned], "different time zones"),
                 ([utc, v1], "different bucket schemas"),
                 ([utc, copy], "host gw-1 is in both"),
