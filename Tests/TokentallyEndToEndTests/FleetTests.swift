@@ -37,6 +37,25 @@ struct FleetTests {
         try #require(outcome.status == 0, "replay \(host): \(outcome.summary)")
     }
 
+    /// Generated logs counted by the oracle, split across three hosts, each replayed with its
+    /// own `host` (gw-1, gw-2, gw-3) into `root/host-N`.
+    static func threeHosts(in root: URL, lines: Int, files: Int, keys: Int) throws -> (
+        expected: OracleResult, hosts: [URL]
+    ) {
+        let logs = root.appendingPathComponent("logs")
+        try ReplayExactnessTests.generate(
+            into: logs, format: .tokentally, lines: lines, days: 10, files: files, keys: keys)
+        var oracle = UsageOracle(format: .tokentally)
+        for file in try rotatedSetOldestFirst(in: logs) { try oracle.read(file: file) }
+        var hosts: [URL] = []
+        for (number, part) in try split(logs, into: root, hosts: 3).enumerated() {
+            let directory = root.appendingPathComponent("host-\(number + 1)")
+            try replay(part, into: directory, host: "gw-\(number + 1)")
+            hosts.append(directory)
+        }
+        return (try oracle.result(), hosts)
+    }
+
     static func merge(_ directories: [URL], out: URL) throws -> ProcessOutcome {
         try TokentallyBinary.run(["merge", "--out", out.path] + directories.map(\.path))
     }
@@ -44,20 +63,7 @@ struct FleetTests {
     @Test
     func threeHostsMergeAsOneAndInAnyOrder() throws {
         try withScratchDirectory("fleet") { root in
-            let logs = root.appendingPathComponent("logs")
-            try ReplayExactnessTests.generate(
-                into: logs, format: .tokentally, lines: 9_000, days: 10, files: 5, keys: 60)
-            var oracle = UsageOracle(format: .tokentally)
-            for file in try rotatedSetOldestFirst(in: logs) { try oracle.read(file: file) }
-            let expected = try oracle.result()
-
-            let parts = try Self.split(logs, into: root, hosts: 3)
-            var hosts: [URL] = []
-            for (number, part) in parts.enumerated() {
-                let directory = root.appendingPathComponent("host-\(number + 1)")
-                try Self.replay(part, into: directory, host: "gw-\(number + 1)")
-                hosts.append(directory)
-            }
+            let (expected, hosts) = try Self.threeHosts(in: root, lines: 9_000, files: 5, keys: 60)
             let merged = root.appendingPathComponent("fleet")
             let outcome = try Self.merge([hosts[2], hosts[0], hosts[1]], out: merged)
             try #require(outcome.status == 0, "\(outcome.summary)")

@@ -106,19 +106,7 @@ struct ShipTests {
     @Test
     func shipmentsTwiceKilledAndRetriedCountOnce() throws {
         try withScratchDirectory("ship") { root in
-            let logs = root.appendingPathComponent("logs")
-            try ReplayExactnessTests.generate(
-                into: logs, format: .tokentally, lines: 6_000, days: 10, files: 4, keys: 40)
-            var oracle = UsageOracle(format: .tokentally)
-            for file in try rotatedSetOldestFirst(in: logs) { try oracle.read(file: file) }
-            let expected = try oracle.result()
-            let parts = try FleetTests.split(logs, into: root, hosts: 3)
-            var hosts: [URL] = []
-            for (number, part) in parts.enumerated() {
-                let directory = root.appendingPathComponent("host-\(number + 1)")
-                try FleetTests.replay(part, into: directory, host: "gw-\(number + 1)")
-                hosts.append(directory)
-            }
+            let (expected, hosts) = try FleetTests.threeHosts(in: root, lines: 6_000, files: 4, keys: 40)
             let states = (1...3).map { root.appendingPathComponent("ship-state-\($0)") }
 
             // ClickHouse not there yet: ship says so, exits 1, and has recorded nothing shipped.
