@@ -149,9 +149,10 @@ public struct ClickHouseClient: Sendable {
         }
     }
 
-    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        for start in 0...(haystack.count - needle.count)
+    /// Where `needle` starts in `haystack` at or after `from`.
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int = 0) -> Int? {
+        guard haystack.count >= needle.count, from <= haystack.count - needle.count else { return nil }
+        for start in from...(haystack.count - needle.count)
         where haystack[start..<(start + needle.count)].elementsEqual(needle) {
             return start
         }
@@ -162,7 +163,7 @@ public struct ClickHouseClient: Sendable {
     static func dechunk(_ bytes: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         var position = 0
-        while let end = find([13, 10], in: Array(bytes[position...])).map({ $0 + position }) {
+        while let end = find([13, 10], in: bytes, from: position) {
             let sizeText = String(decoding: bytes[position..<end], as: UTF8.self).split(separator: ";").first ?? ""
             guard let size = Int(sizeText.trimmingCharacters(in: " "), radix: 16), size > 0 else { break }
             let start = end + 2

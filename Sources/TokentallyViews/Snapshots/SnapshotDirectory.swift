@@ -1,4 +1,5 @@
 import Foundation
+import TokentallySystem
 import Synchronization
 
 /// What `index.json` says: the hosts, the time zone, the buckets that exist, the daemon's
@@ -165,19 +166,11 @@ public final class SnapshotDirectory: Sendable {
         let version = Version(info)
         if version == known { return (version, nil) }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var done = 0
-        while done < bytes.count {
-            let count = bytes.withUnsafeMutableBytes {
-                pread(descriptor, $0.baseAddress! + done, $0.count - done, off_t(done))
-            }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else {
-                throw SnapshotReadError(
-                    message: "cannot read \(file): \(count < 0 ? String(cString: strerror(errno)) : "cut short")")
-            }
-            done += count
+        switch bytes.withUnsafeMutableBytes({ Syscall.preadFully(descriptor, into: $0, at: 0) }) {
+        case .success(true): return (version, bytes)
+        case .success(false): throw SnapshotReadError(message: "cannot read \(file): cut short")
+        case .failure(let error): throw SnapshotReadError(message: "cannot read \(file): \(error)")
         }
-        return (version, bytes)
     }
 }
 
