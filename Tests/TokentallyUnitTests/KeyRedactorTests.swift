@@ -112,3 +112,49 @@ private func sha256Hex(_ text: String) -> String {
     }
     #expect(names == ["key_4e36e93944591d2a", "team"])
 }
+
+// MARK: The byte matcher of simple secret patterns
+
+@Test func literalSecretPatternAgreesWithRegexWhereverItAnswers() throws {
+    let patterns = [
+        "^(sk|pk|rk)[-_]", "secret", "^sk-", "(?:ab|a)b", "[a-c]x", "^[0-9][0-9]", "x[-]", "^(|a)b", #"a\.b"#,
+        "^(sk|sk-proj)_", "[a-]", "^(s|sk)k", "K", "[-_a-cx]k", #"[\-.]s"#, "^ ",
+    ]
+    // Deterministic strings over an alphabet that the patterns use, of every length up to 7.
+    let alphabet = Array("skpr-_abcx.0K ")
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    var keys = ["", "sk-proj-abc123", "team-analytics", "ask-1", "Kelvin", "\u{212A}", "s\u{301}k-", "sk\u{301}-x"]
+    for _ in 0..<3000 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        let length = Int(state >> 61)
+        var key = ""
+        for index in 0..<length {
+            key.append(alphabet[Int((state >> UInt64(8 + 4 * index)) % UInt64(alphabet.count))])
+        }
+        keys.append(key)
+    }
+    for pattern in patterns {
+        let literal = try #require(LiteralSecretPattern(pattern), "\(pattern) is in the subset")
+        let regex = try Regex(pattern)
+        var answered = 0
+        for key in keys {
+            var utf8 = key
+            guard let fast = utf8.withUTF8({ literal.matches($0) }) else {
+                #expect(key.utf8.contains { $0 >= 0x80 }, "only a key that is not all ASCII goes to the Regex")
+                continue
+            }
+            answered += 1
+            #expect(fast == key.contains(regex), "\(pattern) on \(key.debugDescription)")
+        }
+        #expect(answered > 3000)
+    }
+}
+
+@Test func literalSecretPatternLeavesEverythingElseToTheRegex() {
+    for pattern in [
+        "a+", "^sk.", "sk$", #"\d"#, #"\w+"#, "[^a]", "[[:alpha:]]", "[a--b]", "[a&&b]", "(a(b))", "a|b", "(?i)sk",
+        "[]", "a{2}", #"\bsk"#, "[z-a]", "(sk", "\t",
+    ] {
+        #expect(LiteralSecretPattern(pattern) == nil, "\(pattern) is outside the subset")
+    }
+}

@@ -5,8 +5,10 @@ import TokentallyReading
 ///
 /// A hashed key is `key_` followed by the first 16 lowercase hex digits of the SHA-256 of the
 /// key's UTF-8 bytes: the same on every host, so snapshots from several hosts merge.
-/// It runs once per distinct key value (the record layer interns keys), not once per line,
-/// which is why a `Regex` is affordable here.
+/// It runs once per distinct key value (the record layer interns keys), not once per line.
+/// At high cardinality that is still once per line or so, so a pattern simple enough
+/// (`LiteralSecretPattern`, the default among them) is matched byte by byte, and the `Regex`
+/// decides only what that cannot.
 public struct KeyRedactor: Sendable {
     /// The configured secret pattern, as written.
     public let secretPattern: String
@@ -14,6 +16,8 @@ public struct KeyRedactor: Sendable {
     // the lazily lowered matching program, is published with an atomic compare-and-swap in the
     // standard library, so sharing it between tasks is safe.
     nonisolated(unsafe) private let secretRegex: Regex<AnyRegexOutput>
+    /// The same pattern as a byte matcher, when it is simple enough.
+    private let literal: LiteralSecretPattern?
 
     /// Compiles the secret pattern, a Swift `Regex` that a raw secret matches somewhere
     /// (anchor it with `^` to match only prefixes, as the default `^(sk|pk|rk)[-_]` does).
@@ -26,11 +30,16 @@ public struct KeyRedactor: Sendable {
         } catch {
             throw SecretPatternError(pattern: secretPattern, cause: error)
         }
+        literal = LiteralSecretPattern(secretPattern)
     }
 
     /// Whether `raw` matches the secret pattern anywhere.
     func looksSecret(_ raw: String) -> Bool {
-        raw.contains(secretRegex)
+        if let literal {
+            var raw = raw
+            if let answer = raw.withUTF8({ literal.matches($0) }) { return answer }
+        }
+        return raw.contains(secretRegex)
     }
 
     /// The name under which a key value is counted and written.
