@@ -14,7 +14,12 @@ package final class BucketAccumulator {
     /// from state, and not changed since).
     @exclusivity(unchecked) package var lastChange: UInt64 = 0
 
-    @exclusivity(unchecked) private var cellBySeries: [Int32: Int32] = [:]
+    /// The cell of each series: open addressing over series ids, cell + 1 per slot (0 empty),
+    /// the series of a slot's cell read from `cellSeries`. A power of two in size, at most
+    /// three quarters full: 4 to 11 bytes a cell, where a `Dictionary` took 11 to 22 and hashed
+    /// each lookup with SipHash (measured at 100k keys: a tenth of the counting thread's time).
+    @exclusivity(unchecked) private var cellSlots = [Int32](repeating: 0, count: 16)
+    @exclusivity(unchecked) private var cellSlotShift: UInt64 = 60
     @exclusivity(unchecked) package private(set) var cellSeries: [Int32] = []
     package let cells = CellPages()
 
@@ -52,11 +57,39 @@ package final class BucketAccumulator {
 
     /// The cell index of a series, creating the cell on first use.
     func cell(for series: Int32) -> Int {
-        if let cell = cellBySeries[series] { return Int(cell) }
+        let mask = cellSlots.count - 1
+        var slot = Self.slot(of: series, shift: cellSlotShift)
+        while true {
+            let entry = cellSlots[slot]
+            if entry == 0 { break }
+            if cellSeries[Int(entry) - 1] == series { return Int(entry) - 1 }
+            slot = (slot + 1) & mask
+        }
         let cell = cells.append(CounterValues())
         cellSeries.append(series)
-        cellBySeries[series] = Int32(cell)
+        if cellSeries.count * 4 > cellSlots.count * 3 {
+            growCellSlots()
+        } else {
+            cellSlots[slot] = Int32(cell + 1)
+        }
         return cell
+    }
+
+    @inline(__always)
+    private static func slot(of series: Int32, shift: UInt64) -> Int {
+        Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: series)) &* 0x9E37_79B9_7F4A_7C15) >> shift)
+    }
+
+    /// Doubles the table and places every cell again.
+    private func growCellSlots() {
+        cellSlots = [Int32](repeating: 0, count: cellSlots.count * 2)
+        cellSlotShift -= 1
+        let mask = cellSlots.count - 1
+        for (cell, series) in cellSeries.enumerated() {
+            var slot = Self.slot(of: series, shift: cellSlotShift)
+            while cellSlots[slot] != 0 { slot = (slot + 1) & mask }
+            cellSlots[slot] = Int32(cell + 1)
+        }
     }
 
     /// Lists `cell` among those changed since the last commit.
