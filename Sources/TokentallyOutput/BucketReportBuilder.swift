@@ -79,11 +79,16 @@ struct BucketReportBuilder {
         // ranks: integers, no String compares), packed in one value so the sort compares plain
         // integers instead of chasing the cells and their series through closures.
         let ranks = counters.nameRanks()
+        // Read once: the loops below run once per cell, and a class's array reached anew in
+        // each turn is retained and released each time.
+        let seriesDimensions = counters.seriesDimensions
+        let cellSeries = bucket.cellSeries
+        let cells = bucket.cells
         var order: [CellOrder] = []
-        order.reserveCapacity(bucket.cellSeries.count)
-        for (cell, seriesID) in bucket.cellSeries.enumerated() {
-            let values = bucket.cells[cell]
-            let dimensions = counters.seriesDimensions[Int(seriesID)]
+        order.reserveCapacity(cellSeries.count)
+        for (cell, seriesID) in cellSeries.enumerated() {
+            let values = cells[cell]
+            let dimensions = seriesDimensions[Int(seriesID)]
             totals.add(values)
             var slot = keySlot[Int(dimensions.key)]
             if slot < 0 {
@@ -117,11 +122,11 @@ struct BucketReportBuilder {
         series.reserveCapacity(order.count)
         let names = SeriesNames(keys: counters.keyNames, models: counters.modelNames, providers: counters.providerNames)
         for entry in order {
-            let dimensions = counters.seriesDimensions[Int(bucket.cellSeries[Int(entry.cell)])]
+            let dimensions = seriesDimensions[Int(cellSeries[Int(entry.cell)])]
             series.append(
                 SeriesReport(
                     names: names, key: dimensions.key, model: dimensions.model, provider: dimensions.provider,
-                    counters: bucket.cells[Int(entry.cell)]))
+                    counters: cells[Int(entry.cell)]))
         }
         order = []
 

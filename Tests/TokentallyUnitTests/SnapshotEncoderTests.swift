@@ -375,6 +375,23 @@ private func utf8(_ value: Any?) throws -> [UInt8] { Array(try #require(value as
     }
 }
 
+/// The writer skips plain text eight bytes at a time: a character to escape is found at every
+/// offset of the word, and in the bytes after the last whole word.
+@Test func escapesAreFoundAtEveryOffset() {
+    let escapes: [(String, String)] = [
+        ("\"", #"\""#), ("\\", #"\\"#), ("\n", #"\n"#), ("\u{1}", #"\u0001"#), ("\u{2028}", #"\u2028"#),
+    ]
+    for (raw, escaped) in escapes {
+        for length in [7, 8, 9, 16, 17, 23] {
+            for offset in 0..<length {
+                let before = String(repeating: "a", count: offset)
+                let after = String(repeating: "€", count: (length - offset) / 3) + String(repeating: "b", count: (length - offset) % 3)
+                #expect(encodeValue { $0.string(before + raw + after) } == "\"" + before + escaped + after + "\"")
+            }
+        }
+    }
+}
+
 @Test func controlCharactersUseTheShortEscapesOrHexEscapes() {
     #expect(encodeValue { $0.string("\n\t\r\u{8}\u{C}") } == #""\n\t\r\b\f""#)
     #expect(encodeValue { $0.string("\u{0}\u{1}\u{1F}\u{1B}") } == #""\u0000\u0001\u001f\u001b""#)

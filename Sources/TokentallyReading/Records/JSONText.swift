@@ -1,7 +1,7 @@
 import TokentallySystem
 
 /// Byte-level helpers for JSON text.
-enum JSONText {
+package enum JSONText {
     /// The value of a hex digit, or -1.
     @inline(__always)
     static func hexValue(_ c: UInt8) -> Int {
@@ -17,7 +17,7 @@ enum JSONText {
     /// the lowest byte) that is a quote, a backslash or a control character; the lowest set bit
     /// marks the first such byte exactly (bits above it may be false alarms, from borrows).
     @inline(__always)
-    static func specialStringBytes(_ bytes: UInt64) -> UInt64 {
+    package static func specialStringBytes(_ bytes: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highBits: UInt64 = 0x8080_8080_8080_8080
         let quotes = bytes ^ (ones &* UInt64(UInt8(ascii: "\"")))
