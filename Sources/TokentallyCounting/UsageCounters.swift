@@ -386,6 +386,15 @@ public final class UsageCounters {
         return anchor - Int32(retentionCount(period.ordinal)) + 1
     }
 
+    /// Drops a bucket, for a caller that has read it for the last time and counts no more
+    /// (`replay`, which so gives each bucket's memory back once its report is built). The
+    /// performance of days is folded into their weeks and months first.
+    package func release(_ period: Period, ordinal: Int32) {
+        foldUnfoldedPerformance()
+        buckets[period.ordinal][ordinal] = nil
+        if hotBucket[period.ordinal]?.ordinal == ordinal { hotBucket[period.ordinal] = nil }
+    }
+
     /// Every retained bucket: its period, ordinal and `lastChange`.
     public func bucketChanges() -> [(period: Period, ordinal: Int32, lastChange: UInt64)] {
         buckets.joined().map { ($0.value.period, $0.key, $0.value.lastChange) }

@@ -56,7 +56,7 @@ public struct SnapshotPublisher: Sendable {
         var reports: [BucketReport] = []
         var newestDay: BucketReport? = nil
         var rows = 0
-        eachReport(of: &pending, counters, now: now, tracker: &tracker) { report, isNewestDay in
+        eachReport(of: &pending, counters, now: now, tracker: &tracker) { report, _, isNewestDay in
             rows += report.series.count
             reports.append(report)
             if isNewestDay { newestDay = report }
@@ -80,7 +80,7 @@ public struct SnapshotPublisher: Sendable {
     /// skipped.
     private func eachReport(
         of pending: inout [BucketKey], _ counters: UsageCounters, now: Int64, tracker: inout ChangeTracker,
-        _ body: (_ report: BucketReport, _ isNewestDay: Bool) throws -> Bool
+        _ body: (_ report: BucketReport, _ key: BucketKey, _ isNewestDay: Bool) throws -> Bool
     ) rethrows {
         let newestDayOrdinal = counters.bucketOrdinals(.day).last
         while !pending.isEmpty {
@@ -91,7 +91,7 @@ public struct SnapshotPublisher: Sendable {
                     minRequests: minRequests)
             else { continue }
             tracker.noteWritten(key, at: counters.changeSequence, rows: report.series.count, time: now)
-            guard try body(report, key.period == .day && key.ordinal == newestDayOrdinal) else { return }
+            guard try body(report, key, key.period == .day && key.ordinal == newestDayOrdinal) else { return }
         }
     }
 
@@ -183,23 +183,34 @@ public struct SnapshotPublisher: Sendable {
     /// rows at high cardinality, docs/performance.md). Reports are encoded and written on a
     /// thread of their own while this one builds the next (building reads the counters, so it
     /// stays on their owner's thread).
+    ///
+    /// With `releasingBuckets` (counting is over), each bucket's memory is given back as soon as
+    /// its report is built: the peak is then the counters when they are complete, and large
+    /// reports, which otherwise wait for the writer to be idle so that two are never in memory
+    /// with the counters, can be built while the one before is written. A report the writer
+    /// has no room for is then encoded and written on this thread, so that both cores work.
+    ///
     /// A failed write does not stop the others; the index is still written, listing only the
     /// bucket files that exist and saying what failed in its status, and then the first error
     /// is thrown.
     @discardableResult
     public func publish(
-        _ counters: UsageCounters, status: IngestStatus, now: Int64, reportsInFlight: Int = 2
+        _ counters: UsageCounters, status: IngestStatus, now: Int64, reportsInFlight: Int = 2,
+        releasingBuckets: Bool = false
     ) throws -> Published {
-        let writing = ReportWriting(writer: writer, reportsInFlight: reportsInFlight)
+        let writing = ReportWriting(
+            writer: writer, reportsInFlight: reportsInFlight, overlapLargeReports: releasingBuckets)
         var newestDay: BucketReport? = nil
         var tracker = ChangeTracker()
         var pending = tracker.changedBuckets(in: counters)
-        eachReport(of: &pending, counters, now: now, tracker: &tracker) { report, isNewestDay in
+        // Before any bucket is released: the index lists them all.
+        let (built, retained) = indexAndRetained(counters, status: status, now: now)
+        eachReport(of: &pending, counters, now: now, tracker: &tracker) { report, key, isNewestDay in
+            if releasingBuckets { counters.release(key.period, ordinal: key.ordinal) }
             writing.enqueue(report)
             if isNewestDay { newestDay = report }
             return true
         }
-        let (built, retained) = indexAndRetained(counters, status: status, now: now)
         var index = built
         let (written, firstError) = writing.finish()
         var health = status.snapshotWrites
@@ -210,10 +221,10 @@ public struct SnapshotPublisher: Sendable {
 
     /// Bucket reports being encoded and written on a serial queue, at most `reportsInFlight` at
     /// a time; a failed write does not stop the others, and `finish` returns the first error.
-    /// A large report is written on the calling thread once the queue has drained, so that at
-    /// most one is in memory: at high cardinality one report holds hundreds of thousands of
-    /// series rows (measured: overlapping them raised peak memory per cell from 227 to 257
-    /// bytes, past issue 5's 256).
+    /// Unless `overlapLargeReports`, a large report is written on the calling thread once the
+    /// queue has drained, so that at most one is in memory: at high cardinality one report holds
+    /// hundreds of thousands of series rows (measured: overlapping them while the counters keep
+    /// every bucket raised peak memory per cell from 227 to 257 bytes, past issue 5's 256).
     ///
     /// `@unchecked Sendable`: the caller's thread enqueues and finishes, the queue writes; the
     /// only state they share, `failure` and `written`, is under `lock`.
@@ -226,14 +237,31 @@ public struct SnapshotPublisher: Sendable {
         private let lock = NSLock()
         private var failure: (any Error)?
         private var written = 0
+        private let overlapLargeReports: Bool
 
-        init(writer: SnapshotWriter, reportsInFlight: Int) {
+        init(writer: SnapshotWriter, reportsInFlight: Int, overlapLargeReports: Bool) {
             self.writer = writer
-            slots = DispatchSemaphore(value: max(reportsInFlight, 1))
+            self.overlapLargeReports = overlapLargeReports
+            slots = DispatchSemaphore(value: overlapLargeReports ? 1 : max(reportsInFlight, 1))
         }
 
         func enqueue(_ report: BucketReport) {
-            if report.series.count > Self.largeReportRows {
+            if overlapLargeReports {
+                // Counting is over, so this thread has nothing better to do than the queue's
+                // work: a report the queue has no room for is written here, and both cores
+                // encode (each file on one thread, so the order of their writes does not matter:
+                // the index comes after all of them).
+                guard slots.wait(timeout: .now()) == .success else {
+                    write(report)
+                    return
+                }
+                queue.async {
+                    defer { self.slots.signal() }
+                    self.write(report)
+                }
+                return
+            }
+            if !overlapLargeReports && report.series.count > Self.largeReportRows {
                 queue.sync {}
                 write(report)
                 return

@@ -175,7 +175,10 @@ public struct ReplayJob {
 
         let publisher = configuration.snapshotPublisher(writer: writer, pruneUnknownBuckets: true)
         let published: SnapshotPublisher.Published
-        do { published = try publisher.publish(ingestor.counters, status: status, now: clock()) } catch {
+        // Nothing is counted after this: each bucket's memory goes back once its report is built.
+        do {
+            published = try publisher.publish(ingestor.counters, status: status, now: clock(), releasingBuckets: true)
+        } catch {
             throw .io("writing snapshots to \(configuration.snapshot.directory) failed: \(error)")
         }
         let written = published.bucketsWritten
