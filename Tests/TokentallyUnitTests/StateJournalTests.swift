@@ -126,6 +126,16 @@ import Testing
         try reopened.append(Array("again".utf8))
         #expect(try load(base: 7) == Array(payloads.prefix(2)) + [Array("again".utf8)])
 
+        // A crash after a payload was written but before its frame: zeros where the frame goes.
+        let framed = try #require(FileHandle(forUpdatingAtPath: journal.path))
+        try framed.seekToEnd()
+        try framed.write(contentsOf: Data(repeating: 0, count: 16) + Data("lost".utf8))
+        try framed.close()
+        let afterCrash = StateJournal(directory: directory)
+        #expect(try afterCrash.load(base: 7) { _ in } == 3)
+        try afterCrash.append(Array("four".utf8))
+        #expect(try load(base: 7) == Array(payloads.prefix(2)) + [Array("again".utf8), Array("four".utf8)])
+
         // A flipped byte in a payload fails its checksum and ends the journal there.
         let handle = try #require(FileHandle(forUpdatingAtPath: journal.path))
         try handle.seek(toOffset: UInt64(StateJournal.headerSize + 16 + 1))

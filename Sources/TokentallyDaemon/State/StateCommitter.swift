@@ -99,14 +99,15 @@ final class StateCommitter {
             if journal.isUsable && journal.size < max(Self.minimumCompactionBytes, fullStateBytes)
                 && recordBytes < fullStateBytes / 2
             {
-                var writer = StateWriter(capacity: 1 << 16)
-                checkpoint.encodeChanges(lines: ingestor, into: &writer)
-                do { try journal.append(writer.bytes) } catch {
+                let appended: UInt64
+                do {
+                    appended = try journal.append { writer in checkpoint.encodeChanges(lines: ingestor, into: &writer) }
+                } catch {
                     throw StateError(
                         code: .ioFailed, path: journal.path,
                         message: "cannot append: \(error); \(StateStore.advice(forErrno: error.code))")
                 }
-                bytesWritten.journal &+= UInt64(writer.bytes.count + 16)
+                bytesWritten.journal &+= appended
             } else {
                 let written = try store.commit { writer in checkpoint.encode(lines: ingestor, into: &writer) }
                 fullStateBytes = written.length

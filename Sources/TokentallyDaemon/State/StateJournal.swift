@@ -9,9 +9,10 @@ import TokentallySystem
 /// written again and the journal starts over (compaction, `StateCommitter`).
 ///
 /// Layout: 8-byte magic `TTJOURN\0`, a UInt32 format version, and the `StateChecksum` of the
-/// `state.bin` payload the records follow (UInt64). Then records: payload length (UInt64),
-/// CRC-64/ECMA-182 of the payload (UInt64), payload. A record is appended and fdatasync'd before
-/// the commit counts as made, so the commit point is one record's last byte on disk:
+/// `state.bin` payload the records follow (UInt64). Then records: payload length (UInt64, never
+/// 0), CRC-64/ECMA-182 of the payload (UInt64), payload. A record is appended (its payload, then
+/// its frame) and fdatasync'd before the commit counts as made, so the commit point is the
+/// record on disk whole:
 ///
 /// - a crash in the middle of an append leaves a record cut short or failing its checksum; it
 ///   and anything after it are ignored at the next start, which then resumes from the record
@@ -64,17 +65,58 @@ final class StateJournal {
 
     /// Appends one record and flushes it to disk. On failure the journal is no longer usable.
     func append(_ payload: [UInt8]) throws(Errno) {
+        try append { writer in for byte in payload { writer.write(byte) } }
+    }
+
+    /// Appends one record whose payload `encode` writes, streamed into the file in pieces of
+    /// about 1 MiB (a record of half the state, catching up at high cardinality, is tens of MB
+    /// that need not be in memory at once), and flushes it to disk. The payload goes first,
+    /// after room for its frame; the frame (length and checksum, known only at the end) last,
+    /// then one fdatasync. A crash before the frame is on disk leaves zeros there, which `load`
+    /// reads as the end: no record is empty. Returns the bytes appended. On failure the journal
+    /// is no longer usable.
+    @discardableResult
+    func append(_ encode: (inout StateWriter) -> Void) throws(Errno) -> UInt64 {
         guard isUsable else { throw Errno(EBADF) }
-        var frame = StateWriter(capacity: 16)
-        frame.write(UInt64(payload.count))
-        frame.write(CRC64.checksum(payload))
         isUsable = false
+        let sink = RecordSink(fd: fd, offset: size + 16)
+        var writer = StateWriter(streamingTo: sink)
+        encode(&writer)
+        writer.finish()
+        if let error = sink.failure { throw error }
+        guard sink.length > 0 else { throw Errno(EINVAL) }
+        var frame = StateWriter(capacity: 16)
+        frame.write(sink.length)
+        frame.write(sink.checksum)
         if let error = frame.bytes.withUnsafeBytes({ Syscall.pwriteAll(fd, $0, at: size) }) { throw error }
-        if let error = payload.withUnsafeBytes({ Syscall.pwriteAll(fd, $0, at: size + 16) }) { throw error }
         guard fdatasync(fd) == 0 else { throw Errno(errno) }
-        size += 16 + UInt64(payload.count)
+        size += 16 + sink.length
         records += 1
         isUsable = true
+        return 16 + sink.length
+    }
+
+    /// Where a record's payload is written, checksummed on the way.
+    private final class RecordSink: StateSink {
+        let fd: Int32
+        var offset: UInt64
+        var length: UInt64 = 0
+        var checksum: UInt64 = 0
+        /// The first write that failed; nothing more is written after it.
+        var failure: Errno?
+
+        init(fd: Int32, offset: UInt64) {
+            self.fd = fd
+            self.offset = offset
+        }
+
+        func accept(_ bytes: UnsafeRawBufferPointer) {
+            checksum = CRC64.update(checksum, bytes)
+            length += UInt64(bytes.count)
+            guard failure == nil else { return }
+            failure = Syscall.pwriteAll(fd, bytes, at: offset)
+            offset += UInt64(bytes.count)
+        }
     }
 
     /// Hands each record that follows the state file with checksum `base` to `apply`, oldest
@@ -102,7 +144,8 @@ final class StateJournal {
             var framing = StateReader(frame)
             let length = try framing.read(UInt64.self)
             let checksum = try framing.read(UInt64.self)
-            guard length < 1 << 40 else { break }
+            // Zeros where a frame should be: a crash before the last append wrote its frame.
+            guard length > 0, length < 1 << 40 else { break }
             var payload = [UInt8](repeating: 0, count: Int(length))
             guard try readFully(fd, &payload, at: offset + 16), CRC64.checksum(payload) == checksum else { break }
             try apply(payload)
