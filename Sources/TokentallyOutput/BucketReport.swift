@@ -75,11 +75,15 @@ public final class SeriesNames: Sendable {
     let keys: [String]
     let models: [String]
     let providers: [String]
+    /// The place of each key in name order, by index into `keys` (empty: `keys` is in name
+    /// order already), for `by_key`'s order.
+    let keyRanks: [Int32]
 
-    init(keys: [String], models: [String], providers: [String]) {
+    init(keys: [String], models: [String], providers: [String], keyRanks: [Int32] = []) {
         self.keys = keys
         self.models = models
         self.providers = providers
+        self.keyRanks = keyRanks
     }
 }
 
@@ -92,6 +96,10 @@ public struct SeriesReport: Hashable, Sendable {
     public var counters: CounterValues
 
     public var apiKey: String { names.keys[Int(keyIndex)] }
+    /// The key's place in name order among the names of the report.
+    var keyRank: Int32 { names.keyRanks.isEmpty ? keyIndex : names.keyRanks[Int(keyIndex)] }
+    /// Whether two rows have the same key (rows of one report, sharing its names).
+    func hasSameKey(as other: SeriesReport) -> Bool { keyIndex == other.keyIndex }
     public var model: String { names.models[Int(modelIndex)] }
     public var provider: String { names.providers[Int(providerIndex)] }
 
@@ -165,7 +173,11 @@ public struct BucketReport: Hashable, Sendable {
     var byModel: [(name: String, rollup: RollupReport)]
     var byProvider: [(name: String, rollup: RollupReport)]
     var byModelProvider: [(model: String, provider: String, rollup: RollupReport)]
-    var byKey: [(name: String, counters: CounterValues)]
+    /// `by_key` as given, or nil when it is the sum of `series` by key: a report built from
+    /// counters leaves it to be summed as it is written (`forEachKeyRow`) rather than hold a
+    /// second copy of up to as many counters as it has rows (at high cardinality, nearly one
+    /// key a row: half a big report's memory, at the moment memory peaks).
+    private var explicitByKey: [(name: String, counters: CounterValues)]?
     public var series: [SeriesReport]
     public var highlights: HighlightsReport
 
@@ -174,7 +186,7 @@ public struct BucketReport: Hashable, Sendable {
         host: String, generatedAtEpochSeconds: Int64, totals: RollupReport,
         byModel: [(name: String, rollup: RollupReport)], byProvider: [(name: String, rollup: RollupReport)],
         byModelProvider: [(model: String, provider: String, rollup: RollupReport)],
-        byKey: [(name: String, counters: CounterValues)], series: [SeriesReport], highlights: HighlightsReport
+        byKey: [(name: String, counters: CounterValues)]?, series: [SeriesReport], highlights: HighlightsReport
     ) {
         self.period = period
         self.label = label
@@ -187,9 +199,47 @@ public struct BucketReport: Hashable, Sendable {
         self.byModel = byModel
         self.byProvider = byProvider
         self.byModelProvider = byModelProvider
-        self.byKey = byKey
+        self.explicitByKey = byKey
         self.series = series
         self.highlights = highlights
+    }
+
+    /// The `by_key` rows, by key name: as given, or the sums of `series` by key. With the sums,
+    /// every series row must share one `SeriesNames` (the builder's).
+    var byKey: [(name: String, counters: CounterValues)] {
+        get {
+            var rows: [(name: String, counters: CounterValues)] = []
+            forEachKeyRow { rows.append(($0, $1)) }
+            return rows
+        }
+        set { explicitByKey = newValue }
+    }
+
+    /// At most how many `by_key` rows there are.
+    var keyRowCountBound: Int { explicitByKey?.count ?? series.count }
+
+    /// Hands each `by_key` row to `body` in key name order, summing `series` when `by_key` was
+    /// not given: one sort of row numbers, and one sum at a time.
+    func forEachKeyRow(_ body: (_ name: String, _ counters: CounterValues) throws -> Void) rethrows {
+        if let explicitByKey {
+            for row in explicitByKey { try body(row.name, row.counters) }
+            return
+        }
+        var order = [Int32](0..<Int32(series.count))
+        series.withUnsafeBufferPointer { rows in
+            order.sort { rows[Int($0)].keyRank < rows[Int($1)].keyRank }
+        }
+        var index = 0
+        while index < order.count {
+            let first = series[Int(order[index])]
+            var sum = first.counters
+            index += 1
+            while index < order.count, series[Int(order[index])].hasSameKey(as: first) {
+                sum.add(series[Int(order[index])].counters)
+                index += 1
+            }
+            try body(first.apiKey, sum)
+        }
     }
 
     public static func == (lhs: BucketReport, rhs: BucketReport) -> Bool {

@@ -66,11 +66,6 @@ struct BucketReportBuilder {
         label: String, start: Int64, end: Int64, host: String, timezone: String, generatedAt: Int64, minRequests: Int
     ) -> BucketReport {
         var totals = CounterValues()
-        // Keys are many (up to one per series): their sums go in an array, reached through the
-        // key's id, instead of a dictionary that hashes once per cell.
-        var keySlot = [Int32](repeating: -1, count: counters.keyNames.count)
-        var keyIDs: [Int32] = []
-        var keySums: [CounterValues] = []
         // Models, providers and pairs are few and their ids dense: sums by id, in arrays.
         var byModel = DenseSums(count: counters.modelNames.count)
         var byProvider = DenseSums(count: counters.providerNames.count)
@@ -90,14 +85,6 @@ struct BucketReportBuilder {
             let values = cells[cell]
             let dimensions = seriesDimensions[Int(seriesID)]
             totals.add(values)
-            var slot = keySlot[Int(dimensions.key)]
-            if slot < 0 {
-                slot = Int32(keySums.count)
-                keySlot[Int(dimensions.key)] = slot
-                keyIDs.append(dimensions.key)
-                keySums.append(CounterValues())
-            }
-            keySums[Int(slot)].add(values)
             byModel.add(values, to: dimensions.model)
             byProvider.add(values, to: dimensions.provider)
             byPair.add(values, to: dimensions.pair)
@@ -107,20 +94,15 @@ struct BucketReportBuilder {
                     model: ranks.models[Int(dimensions.model)], provider: ranks.providers[Int(dimensions.provider)],
                     cell: Int32(cell)))
         }
-        // by_key first, so that the key sums are gone before the series rows are built: the
-        // largest report is the peak of a snapshot's memory.
-        var keyOrder = Array(keyIDs.indices)
-        keyOrder.sort { ranks.keys[Int(keyIDs[$0])] < ranks.keys[Int(keyIDs[$1])] }
-        let keyRows = keyOrder.map { (name: counters.keyNames[Int(keyIDs[$0])], counters: keySums[$0]) }
-        keyOrder = []
-        keySums = []
-        keySlot = []
         // The rows are sorted as these small values and then built in order, so that a bucket of
         // many series never holds a second, sorting copy of its rows.
         order.sort()
         var series: [SeriesReport] = []
         series.reserveCapacity(order.count)
-        let names = SeriesNames(keys: counters.keyNames, models: counters.modelNames, providers: counters.providerNames)
+        // by_key is summed from these rows as it is written (`BucketReport.forEachKeyRow`).
+        let names = SeriesNames(
+            keys: counters.keyNames, models: counters.modelNames, providers: counters.providerNames,
+            keyRanks: ranks.keys)
         for entry in order {
             let dimensions = seriesDimensions[Int(cellSeries[Int(entry.cell)])]
             series.append(
@@ -159,7 +141,7 @@ struct BucketReportBuilder {
             period: bucket.period, label: label, startEpochSeconds: start, endEpochSeconds: end, timezone: timezone,
             host: host, generatedAtEpochSeconds: generatedAt,
             totals: RollupReport(counters: totals, sketches: bucket.performance.total),
-            byModel: modelRows, byProvider: providerRows, byModelProvider: pairRows, byKey: keyRows, series: series,
+            byModel: modelRows, byProvider: providerRows, byModelProvider: pairRows, byKey: nil, series: series,
             highlights: highlights(models: modelRows, providers: providerRows, minRequests: minRequests))
     }
 

@@ -43,7 +43,7 @@ public enum SnapshotEncoder {
     public static func encode(_ report: BucketReport, schema: SchemaVersion = .v2) -> [UInt8] {
         // A series row takes about 450 bytes and a rollup about 1 KiB; growing the buffer copies it.
         let estimate =
-            4096 + report.series.count * 512 + report.byKey.count * 512
+            4096 + report.series.count * 512 + report.keyRowCountBound * 512
             + (report.byModel.count + report.byProvider.count + report.byModelProvider.count) * 1200
         var json = JSONWriter(capacity: estimate)
         encode(report, into: &json, schema: schema)
@@ -148,15 +148,15 @@ public enum SnapshotEncoder {
 
         json.field("by_key")
         json.beginObject()
-        for row in report.byKey {
-            json.key(row.name)
+        try report.forEachKeyRow { name, counters in
+            json.key(name)
             if schema == .v2 {
                 json.beginArray(compact: true)
-                writeCounterValues(row.counters, to: &json)
+                writeCounterValues(counters, to: &json)
                 json.endArray()
             } else {
                 json.beginObject(compact: true)
-                writeCounterMembers(row.counters, to: &json)
+                writeCounterMembers(counters, to: &json)
                 json.endObject()
             }
             if json.bytes.count >= threshold { try drain(&json) }
