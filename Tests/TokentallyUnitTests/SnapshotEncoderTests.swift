@@ -385,7 +385,9 @@ private func utf8(_ value: Any?) throws -> [UInt8] { Array(try #require(value as
         for length in [7, 8, 9, 16, 17, 23] {
             for offset in 0..<length {
                 let before = String(repeating: "a", count: offset)
-                let after = String(repeating: "€", count: (length - offset) / 3) + String(repeating: "b", count: (length - offset) % 3)
+                let after =
+                    String(repeating: "€", count: (length - offset) / 3)
+                    + String(repeating: "b", count: (length - offset) % 3)
                 #expect(encodeValue { $0.string(before + raw + after) } == "\"" + before + escaped + after + "\"")
             }
         }
