@@ -261,7 +261,7 @@ public struct SnapshotPublisher: Sendable {
                 }
                 return
             }
-            if !overlapLargeReports && report.series.count > Self.largeReportRows {
+            if report.series.count > Self.largeReportRows {
                 queue.sync {}
                 write(report)
                 return

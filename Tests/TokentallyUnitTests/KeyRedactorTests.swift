@@ -118,7 +118,8 @@ private func sha256Hex(_ text: String) -> String {
 @Test func literalSecretPatternAgreesWithRegexWhereverItAnswers() throws {
     let patterns = [
         "^(sk|pk|rk)[-_]", "secret", "^sk-", "(?:ab|a)b", "[a-c]x", "^[0-9][0-9]", "x[-]", "^(|a)b", #"a\.b"#,
-        "^(sk|sk-proj)_", "[a-]", "^(s|sk)k", "K", "[-_a-cx]k", #"[\-.]s"#, "^ ",
+        "^(sk|sk-proj)_", "[a-]", "^(s|sk)k", "K", "[-_a-cx]k", #"[\-.]s"#, "^ ", "[-a-c]x", "[ab-]", "[a-c-]k",
+        "[ab-c-]x",
     ]
     // Deterministic strings over an alphabet that the patterns use, of every length up to 7.
     let alphabet = Array("skpr-_abcx.0K ")
@@ -153,7 +154,7 @@ private func sha256Hex(_ text: String) -> String {
 @Test func literalSecretPatternLeavesEverythingElseToTheRegex() {
     for pattern in [
         "a+", "^sk.", "sk$", #"\d"#, #"\w+"#, "[^a]", "[[:alpha:]]", "[a--b]", "[a&&b]", "(a(b))", "a|b", "(?i)sk",
-        "[]", "a{2}", #"\bsk"#, "[z-a]", "(sk", "\t",
+        "[]", "a{2}", #"\bsk"#, "[z-a]", "(sk", "\t", #"[+\--/]"#, "[a-b-c]", "[a-c-x]", "[a-]-]",
     ] {
         #expect(LiteralSecretPattern(pattern) == nil, "\(pattern) is outside the subset")
     }

@@ -95,12 +95,14 @@ struct LiteralSecretPattern: Sendable {
         return byte
     }
 
-    /// A class's members up to its `]`: literal bytes and ranges, a `-` first or last taken
-    /// as itself. Negation, nested classes, escapes other than punctuation and the set
-    /// operators `--`, `&&`, `~~` are outside the subset.
+    /// A class's members up to its `]`: literal bytes and ranges between two plain members, a
+    /// `-` first or last taken as itself. Negation, nested classes, escapes other than
+    /// punctuation, the set operators `--`, `&&`, `~~`, and dashes anywhere else (where engines
+    /// read them differently) are outside the subset.
     private static func characterClass(_ bytes: inout ArraySlice<UInt8>) -> ByteSet? {
         var set = ByteSet()
         var members: [UInt8] = []
+        var first = true
         guard bytes.first != UInt8(ascii: "^") else { return nil }
         while true {
             guard let byte = bytes.first, isPrintable(byte) else { return nil }
@@ -116,7 +118,8 @@ struct LiteralSecretPattern: Sendable {
                 return nil
             }
             var member = byte
-            if byte == UInt8(ascii: "\\") {
+            let escaped = byte == UInt8(ascii: "\\")
+            if escaped {
                 guard bytes.count >= 2 else { return nil }
                 member = bytes[bytes.startIndex + 1]
                 guard isEscapable(member) else { return nil }
@@ -124,18 +127,28 @@ struct LiteralSecretPattern: Sendable {
             } else {
                 bytes = bytes.dropFirst()
             }
-            // A range `a-z`: a `-` between two members, not before the closing `]`.
-            if byte != UInt8(ascii: "\\"), bytes.count >= 2, bytes.first == UInt8(ascii: "-"),
-                bytes[bytes.startIndex + 1] != UInt8(ascii: "]")
-            {
+            // A range `a-z`: a `-` between two plain members, not before the closing `]`.
+            let dashFollows = bytes.first == UInt8(ascii: "-")
+            if dashFollows, bytes.count >= 2, bytes[bytes.startIndex + 1] != UInt8(ascii: "]") {
+                // `[\--/]`, `[--/]`: engines differ on what such a range holds.
+                guard !escaped, member != UInt8(ascii: "-") else { return nil }
                 let upper = bytes[bytes.startIndex + 1]
                 guard isPrintable(upper), upper != UInt8(ascii: "\\"), upper != UInt8(ascii: "["), upper >= member
                 else { return nil }
                 bytes = bytes.dropFirst(2)
                 for value in member...upper { set.insert(value) }
+                // `[a-b-c]`: a dash right after a range, unless it is the last member.
+                if bytes.first == UInt8(ascii: "-"), bytes.count >= 2, bytes[bytes.startIndex + 1] != UInt8(ascii: "]")
+                {
+                    return nil
+                }
+                first = false
                 continue
             }
+            // A dash as itself only first or last, as everyone reads it.
+            if !escaped, member == UInt8(ascii: "-"), !first, bytes.first != UInt8(ascii: "]") { return nil }
             members.append(member)
+            first = false
         }
         for member in members { set.insert(member) }
         // `[]` and `[]a]` are read differently by different engines: leave them to the `Regex`.
