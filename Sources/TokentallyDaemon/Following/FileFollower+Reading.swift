@@ -110,10 +110,14 @@ extension FileFollower {
             else { return !file.isLive }
             file.fingerprint = prefix.withUnsafeBytes { ContentFingerprint(prefix: $0) }
         }
-        // The identity is a CRC, continued over the bytes that came since.
+        // The identity is a CRC, continued over the bytes that came since. They are read from
+        // the file after the read that counted them: a truncation in between (checked for
+        // after they are read) would put new content's bytes in it, and the copy would then be
+        // taken for another file.
         let identityEnd = min(available, UInt64(FileIdentity.fullLength))
         if identityEnd > UInt64(file.identity.length), file.identity.algorithm == .crc64 {
             let more = file.file.bytes(at: UInt64(file.identity.length), count: Int(identityEnd) - file.identity.length)
+            if file.isLive && !file.headStillMatches() { return false }
             file.identity = more.withUnsafeBytes { file.identity.extended(by: $0) }
         }
         return true

@@ -72,13 +72,20 @@ final class FollowedFile {
     static let tailLength = 64
 
     /// The bytes just before `offset`, hashed: for plain files read from the file, for gzip the
-    /// last bytes the reader consumed (`gzipTail`); nil at 0.
+    /// last bytes the reader consumed (`gzipTail`); nil at 0, and nil when they cannot be told.
+    ///
+    /// A live file may have been truncated since it was read (copytruncate), and the gateway
+    /// may have written past the offset again: the bytes there now are new content, and a tail
+    /// taken from them would make the copy, whose bytes are the ones counted, fail the check
+    /// when it is resumed, and be read again from its start. So the head is checked after the
+    /// tail is read: if it still matches, the file was not truncated before the read.
     func tail() -> ContentFingerprint? {
         guard offset > 0 else { return nil }
         if isGzip { return gzipTail?.offset == offset ? gzipTail?.tail : nil }
         let length = Int(min(offset, UInt64(Self.tailLength)))
         let bytes = file.bytes(at: offset - UInt64(length), count: length)
         guard bytes.count == length else { return nil }
+        if isLive && !headStillMatches() { return nil }
         return bytes.withUnsafeBytes { ContentFingerprint(prefix: $0, limit: Self.tailLength) }
     }
 

@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import TokentallyConfiguration
+@testable import TokentallyCounting
+@testable import TokentallyDaemon
+@testable import TokentallyReading
+
+/// The follower on real files in a temporary directory, stepped by hand: a copytruncate that
+/// happens between two of its reads, with the gateway writing past the old read position
+/// before the follower looks again (a daemon busy catching up, or stopped for a moment).
+@Suite("FileFollower: copytruncate between two reads")
+struct FileFollowerTests {
+    static func lines(_ prefix: String, _ count: Int, padding: Int) -> String {
+        (0..<count).map {
+            "{\"ts\":\"2026-11-27T10:00:00Z\",\"model\":\"gpt-4o\",\"provider\":\"openai\",\"request_id\":\"\(prefix)-\($0)\",\"pad\":\"\(String(repeating: "x", count: padding))\"}\n"
+        }
+        .joined()
+    }
+
+    /// A follower of `directory/access.log*` and the ingestor it feeds (plain files only).
+    static func follower(_ directory: String) throws -> FileFollower {
+        let ingestor = try makeTestIngestor(zone: "UTC", maxSeries: 1_000)
+        let opener = LogFileOpener { file throws(FileReadError) in
+            throw FileReadError(code: .readFailed, path: file.path, message: "no gzip in this test")
+        }
+        return FileFollower(
+            inputs: [InputConfiguration(path: directory + "/access.log*")], ingestor: ingestor, opener: opener,
+            logger: Logger(label: "test"), maxLineBytes: 4_096)
+    }
+
+    static func step(_ follower: FileFollower, now: Int64) throws {
+        follower.scan(now: now)
+        for _ in 0..<4 { _ = try follower.read(budget: 1 << 30, now: now) }
+    }
+
+    /// The copy's record must describe the bytes counted, not what the live file holds at that
+    /// offset after the truncation: otherwise the copy fails its tail check when it is found,
+    /// is taken for another file and counted again from its start.
+    @Test(arguments: [false, true])
+    func copyIsResumedWhenTheLiveFileGrewPastTheOldOffset(commitBetween: Bool) throws {
+        let directory = NSTemporaryDirectory() + "tokentally-follower-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let live = directory + "/access.log"
+        let old = Self.lines("old", 200, padding: 100)
+        try old.write(toFile: live, atomically: false, encoding: .utf8)
+
+        var follower = try Self.follower(directory)
+        try Self.step(follower, now: 0)
+        #expect(follower.ingestor.linesRead == 200)
+
+        // logrotate's copytruncate: copy, truncate in place; the gateway (O_APPEND) goes on
+        // writing at the new start, more than was read before the follower looks again.
+        try old.write(toFile: directory + "/access.log.1", atomically: false, encoding: .utf8)
+        let handle = try #require(FileHandle(forWritingAtPath: live))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(Self.lines("new", 300, padding: 120).utf8))
+        try handle.close()
+
+        if commitBetween {
+            // The state committed now (before the truncation was noticed) and a restart from it.
+            let records = follower.records(now: 1)
+            #expect(records.allSatisfy { $0.tail == nil || $0.offset == 0 })
+            follower = try Self.follower(directory)
+            follower.restore(records)
+        } else {
+            try Self.step(follower, now: 1)
+        }
+        for now in Int64(2)...4 { try Self.step(follower, now: now) }
+        // Once each: the old lines before the truncation (by the first follower), the new ones
+        // from the live file's new start; nothing of the copy, which holds only counted lines.
+        #expect(follower.ingestor.linesRead == (commitBetween ? 300 : 500))
+        #expect(follower.files.count == 2)
+    }
+}
