@@ -89,17 +89,13 @@ public final class SeriesNames: Sendable {
 
 /// One series row: an (api key, model, provider) triple and its counters.
 public struct SeriesReport: Hashable, Sendable {
-    private let names: SeriesNames
-    private let keyIndex: Int32
-    private let modelIndex: Int32
-    private let providerIndex: Int32
+    let names: SeriesNames
+    let keyIndex: Int32
+    let modelIndex: Int32
+    let providerIndex: Int32
     public var counters: CounterValues
 
     public var apiKey: String { names.keys[Int(keyIndex)] }
-    /// The key's place in name order among the names of the report.
-    var keyRank: Int32 { names.keyRanks.isEmpty ? keyIndex : names.keyRanks[Int(keyIndex)] }
-    /// Whether two rows have the same key (rows of one report, sharing its names).
-    func hasSameKey(as other: SeriesReport) -> Bool { keyIndex == other.keyIndex }
     public var model: String { names.models[Int(modelIndex)] }
     public var provider: String { names.providers[Int(providerIndex)] }
 
@@ -225,22 +221,52 @@ public struct BucketReport: Hashable, Sendable {
             for row in explicitByKey { try body(row.name, row.counters) }
             return
         }
-        var order = [Int32](0..<Int32(series.count))
-        series.withUnsafeBufferPointer { rows in
-            order.sort { rows[Int($0)].keyRank < rows[Int($1)].keyRank }
-        }
-        var index = 0
-        while index < order.count {
-            let first = series[Int(order[index])]
-            var sum = first.counters
-            index += 1
-            while index < order.count, series[Int(order[index])].hasSameKey(as: first) {
-                sum.add(series[Int(order[index])].counters)
-                index += 1
-            }
-            try body(first.apiKey, sum)
+        guard let keys = series.first?.names.keys else { return }
+        try keys.withUnsafeBufferPointer { keys in
+            try forEachKeySum { key, sum in try body(keys[Int(key)], sum) }
         }
     }
+
+    /// The sums of `series` by key, in key name order, each with its index into the rows'
+    /// names (which they must all share: see `sharedSeriesNames`). The rows are read in place,
+    /// not copied out of the array: a copy retains and releases their name table, twice a row.
+    func forEachKeySum(_ body: (_ key: Int32, _ counters: CounterValues) throws -> Void) rethrows {
+        guard let names = series.first?.names else { return }
+        var order = [Int32](0..<Int32(series.count))
+        try names.keyRanks.withUnsafeBufferPointer { ranks in
+            try series.withUnsafeBufferPointer { rows in
+                if ranks.isEmpty {
+                    order.sort { rows[Int($0)].keyIndex < rows[Int($1)].keyIndex }
+                } else {
+                    order.sort { ranks[Int(rows[Int($0)].keyIndex)] < ranks[Int(rows[Int($1)].keyIndex)] }
+                }
+                var index = 0
+                while index < order.count {
+                    let key = rows[Int(order[index])].keyIndex
+                    var sum = rows[Int(order[index])].counters
+                    index += 1
+                    while index < order.count, rows[Int(order[index])].keyIndex == key {
+                        sum.add(rows[Int(order[index])].counters)
+                        index += 1
+                    }
+                    try body(key, sum)
+                }
+            }
+        }
+    }
+
+    /// The one name table every series row points into, if they share one (a report built from
+    /// counters; rows made one by one each have their own).
+    var sharedSeriesNames: SeriesNames? {
+        guard let first = series.first?.names else { return nil }
+        let shared = series.withUnsafeBufferPointer { rows in
+            rows.allSatisfy { $0.names === first }
+        }
+        return shared ? first : nil
+    }
+
+    /// Whether `by_key` is summed from the series rows as it is written.
+    var byKeyIsSummed: Bool { explicitByKey == nil }
 
     public static func == (lhs: BucketReport, rhs: BucketReport) -> Bool {
         lhs.period == rhs.period && lhs.label == rhs.label && lhs.generatedAtEpochSeconds == rhs.generatedAtEpochSeconds

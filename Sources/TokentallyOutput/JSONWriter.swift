@@ -134,6 +134,12 @@ public struct JSONWriter: Sendable {
         writeEscapedString(value)
     }
 
+    /// Writes a string value escaped before (`EscapedNames`), its quotes included.
+    mutating func escapedString(_ quoted: UnsafeRawBufferPointer) {
+        beginValue()
+        bytes.append(contentsOf: quoted)
+    }
+
     /// Writes a string value fixed in the program that needs no escaping (see ``field(_:)``).
     mutating func string(_ value: StaticString) {
         beginValue()
@@ -373,6 +379,11 @@ public struct JSONWriter: Sendable {
         bytes.append(0x22)
     }
 
+    /// Appends `value` as an escaped, quoted string, outside of any layout: for `EscapedNames`.
+    mutating func appendEscaped(_ value: String) {
+        writeEscapedString(value)
+    }
+
     private mutating func appendEscape(for byte: UInt8) {
         bytes.append(0x5C)  // backslash
         switch byte {
@@ -581,5 +592,36 @@ struct RowText {
         scratch[count] = 0x2E  // .
         count += 1
         digits(fraction, minimumCount: places)
+    }
+}
+
+/// Names escaped once as JSON strings, quotes included, for the rows of a report that repeat
+/// them: every `series` row names a model and a provider, out of a handful.
+final class EscapedNames {
+    private let text: UnsafeMutableRawBufferPointer
+    /// Where name `i` starts in `text`; it ends where `i + 1` starts.
+    private let starts: UnsafeMutableBufferPointer<Int>
+
+    init(_ names: [String]) {
+        var json = JSONWriter(capacity: names.count * 24)
+        starts = .allocate(capacity: names.count + 1)
+        starts[0] = 0
+        for (index, name) in names.enumerated() {
+            json.appendEscaped(name)
+            starts[index + 1] = json.bytes.count
+        }
+        text = .allocate(byteCount: max(json.bytes.count, 1), alignment: 1)
+        json.bytes.withUnsafeBytes { text.copyMemory(from: $0) }
+    }
+
+    deinit {
+        text.deallocate()
+        starts.deallocate()
+    }
+
+    /// Name `index`, escaped and quoted.
+    subscript(index: Int32) -> UnsafeRawBufferPointer {
+        let start = starts[Int(index)]
+        return UnsafeRawBufferPointer(rebasing: text[start..<starts[Int(index) + 1]])
     }
 }

@@ -165,9 +165,58 @@ public enum SnapshotEncoder {
 
         json.field("series")
         json.beginArray()
-        for row in report.series {
+        if schema == .v2, let names = report.sharedSeriesNames {
+            try writeSeriesRows(report.series, names: names, to: &json, drainingAt: threshold, drain)
+        } else {
+            try writeSeriesRows(report.series, schema: schema, to: &json, drainingAt: threshold, drain)
+        }
+        json.endArray()
+
+        json.field("highlights")
+        writeHighlights(report.highlights, to: &json)
+        writeSketches(report, to: &json)
+        json.endObject()
+        json.finishLine()
+    }
+
+    private static func latencyMean(_ counters: CounterValues) -> Double? {
+        counters.latencyCount > 0 ? counters.latencySumMs / Double(counters.latencyCount) : nil
+    }
+
+    /// v2 `series` rows that share one name table (a report built from counters), read in place:
+    /// the model and provider names escaped once for the report, not once a row, and no row
+    /// copied out of the array (a copy retains and releases its name table).
+    private static func writeSeriesRows(
+        _ series: [SeriesReport], names: SeriesNames, to json: inout JSONWriter, drainingAt threshold: Int,
+        _ drain: (inout JSONWriter) throws -> Void
+    ) rethrows {
+        let models = EscapedNames(names.models)
+        let providers = EscapedNames(names.providers)
+        try names.keys.withUnsafeBufferPointer { keys in
+            try series.withUnsafeBufferPointer { rows in
+                for index in rows.indices {
+                    let counters = rows[index].counters
+                    json.beginArray(compact: true)
+                    json.string(keys[Int(rows[index].keyIndex)])
+                    json.escapedString(models[rows[index].modelIndex])
+                    json.escapedString(providers[rows[index].providerIndex])
+                    writeCounterValues(counters, to: &json, afterMembers: true)
+                    json.number(latencyMean(counters))
+                    json.endArray()
+                    if json.bytes.count >= threshold { try drain(&json) }
+                }
+            }
+        }
+    }
+
+    /// `series` rows one by one, in either schema.
+    private static func writeSeriesRows(
+        _ series: [SeriesReport], schema: SchemaVersion, to json: inout JSONWriter, drainingAt threshold: Int,
+        _ drain: (inout JSONWriter) throws -> Void
+    ) rethrows {
+        for row in series {
             let counters = row.counters
-            let latencyMean = counters.latencyCount > 0 ? counters.latencySumMs / Double(counters.latencyCount) : nil
+            let latencyMean = latencyMean(counters)
             if schema == .v2 {
                 json.beginArray(compact: true)
                 json.string(row.apiKey)
@@ -191,13 +240,6 @@ public enum SnapshotEncoder {
             }
             if json.bytes.count >= threshold { try drain(&json) }
         }
-        json.endArray()
-
-        json.field("highlights")
-        writeHighlights(report.highlights, to: &json)
-        writeSketches(report, to: &json)
-        json.endObject()
-        json.finishLine()
     }
 
     /// `sketches`: the state of every rollup's quantile sketches, so that the buckets of several

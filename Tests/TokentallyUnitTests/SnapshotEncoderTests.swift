@@ -375,6 +375,37 @@ private func utf8(_ value: Any?) throws -> [UInt8] { Array(try #require(value as
     }
 }
 
+/// Rows that share one name table (a report built from counters) are written through names
+/// escaped once per report; rows made one by one, each with its own, are written row by row.
+/// Both give the same bytes, hostile names included.
+@Test func rowsSharingANameTableAreWrittenAsRowsMadeOneByOne() throws {
+    let names = ["key \u{2028} \"quoted\"", "emoji 🧮", "plain-key", "\u{1F}control", "", "gpt-4o", "ends \\"]
+    let entries = (0..<40).map { index in
+        (
+            key: names[index % names.count], model: names[(index / 3) % names.count],
+            provider: names[(index / 5) % names.count], counters: SnapshotFixtures.counters(UInt64(index))
+        )
+    }
+    var shared = SnapshotFixtures.report(seriesCount: 0)
+    shared.series = SeriesReport.rows(entries)
+    #expect(shared.sharedSeriesNames != nil)
+    var separate = shared
+    separate.series = shared.series.map {
+        SeriesReport(apiKey: $0.apiKey, model: $0.model, provider: $0.provider, counters: $0.counters)
+    }
+    #expect(separate.sharedSeriesNames == nil)
+    let bytes = SnapshotEncoder.encode(shared, schema: .v2)
+    #expect(bytes == SnapshotEncoder.encode(separate, schema: .v2))
+    let series = try array(SnapshotFixtures.parse(bytes)["series"])
+    #expect(series.count == entries.count)
+    for (row, expected) in zip(series, shared.series) {
+        let values = try array(row)
+        #expect(try utf8(values[0]) == Array(expected.apiKey.utf8))
+        #expect(try utf8(values[1]) == Array(expected.model.utf8))
+        #expect(try utf8(values[2]) == Array(expected.provider.utf8))
+    }
+}
+
 /// The writer skips plain text eight bytes at a time: a character to escape is found at every
 /// offset of the word, and in the bytes after the last whole word.
 @Test func escapesAreFoundAtEveryOffset() {
