@@ -235,8 +235,8 @@ public final class FollowLoop: @unchecked Sendable {
             }
             pingWatchdog()
             let caughtUp = try readFiles(now: now)
-            // Caught up after a backlog: live reads of a few KiB need one batch, not the eight
-            // the parsing threads filled (about 4 MB).
+            // Caught up after a backlog: live reads of a few KiB need one batch, not the sixteen
+            // the parsing threads filled (about 10 MB).
             if caughtUp && follower.takeBacklogRead() { ingestor.releaseReadingBuffers() }
             ingestor.logLateDrops()
             if schedule.due(at: MonotonicClock.seconds()).contains(.commit) {
