@@ -9,8 +9,9 @@ import Testing
 
 /// The follower on real files in a temporary directory, stepped by hand: a copytruncate that
 /// happens between two of its reads, with the gateway writing past the old read position
-/// before the follower looks again (a daemon busy catching up, or stopped for a moment).
-@Suite("FileFollower: copytruncate between two reads")
+/// before the follower looks again (a daemon busy catching up, or stopped for a moment); and a
+/// file that starts like a record's file but is not it.
+@Suite("FileFollower: real files, stepped by hand")
 struct FileFollowerTests {
     static func lines(_ prefix: String, _ count: Int, padding: Int) -> String {
         (0..<count).map {
@@ -73,5 +74,31 @@ struct FileFollowerTests {
         // from the live file's new start; nothing of the copy, which holds only counted lines.
         #expect(follower.ingestor.linesRead == (commitBetween ? 300 : 500))
         #expect(follower.files.count == 2)
+    }
+
+    /// A file that starts like a record's file but has other bytes before the record's offset
+    /// (its tail check fails) is read as a new file, once: it is its own tombstone that later
+    /// scans find, not the record it only starts like, again and again.
+    @Test func aFileThatFailsARecordsTailCheckIsReadOnce() throws {
+        let directory = NSTemporaryDirectory() + "tokentally-follower-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let text = Self.lines("rotated", 300, padding: 100)
+        try text.write(toFile: directory + "/access.log.1", atomically: false, encoding: .utf8)
+        let bytes = Array(text.utf8)
+        let head = bytes.prefix(ContentFingerprint.fullLength).withUnsafeBytes { ContentFingerprint(prefix: $0) }
+        let otherTail = Array(repeating: UInt8(ascii: "z"), count: FollowedFile.tailLength).withUnsafeBytes {
+            ContentFingerprint(prefix: $0, limit: FollowedFile.tailLength)
+        }
+        let follower = try Self.follower(directory)
+        follower.restore([
+            FileRecord(
+                fingerprint: head, offset: UInt64(bytes.count / 2), tail: otherTail, path: directory + "/gone.log",
+                isGzip: false, device: 0, inode: 0, lastSeen: 0)
+        ])
+        for now in stride(from: Int64(0), through: 120, by: 15) { try Self.step(follower, now: now) }
+        #expect(follower.ingestor.linesRead == 300)
+        #expect(follower.files.isEmpty, "the rotated file is finished once quiet")
+        #expect(follower.ledger.contains { $0.finished && $0.offset == UInt64(bytes.count) })
     }
 }

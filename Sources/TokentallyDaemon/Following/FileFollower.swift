@@ -44,6 +44,10 @@ final class FileFollower {
     /// Files a scan matched but could not read, with why: shown in the status, so that lag
     /// monitoring sees them.
     var unreadable: [String: String] = [:]
+    /// Files not open that a record's tail check found are not its file, as the last scan
+    /// found them: the check is not made again at every scan (for a gzip file it means
+    /// decompressing up to the record's offset).
+    var knownMismatches = Set<Mismatch>()
     /// When the last scan ran.
     var lastScan: Int64 = 0
     /// Set when a file was finished: the next turn scans at once, so that the
@@ -136,6 +140,7 @@ final class FileFollower {
         // Records now owned by an open file leave the ledger.
         ledger = ledger.enumerated().filter { !pass.claimedRecords.contains($0.offset) }.map(\.element)
         unreadable = pass.unreadable
+        knownMismatches = pass.mismatches
         lastScan = now
         needsScan = false
         forgetOldRecords(now: now)
@@ -152,6 +157,8 @@ final class FileFollower {
         var seenRecords = Set<Int>()
         var claimedRecords = Set<Int>()
         var unreadable: [String: String] = [:]
+        /// The mismatches found, or found again, by this scan: the ones to remember.
+        var mismatches = Set<Mismatch>()
     }
 
     private func scan(set: RotatedFileSet, input: InputConfiguration, now: Int64, pass: inout ScanPass) {
@@ -184,40 +191,71 @@ final class FileFollower {
                     size: UInt64(info.st_size), opener: opener))
         }
         for candidate in candidates {
-            let facts = self.facts(candidate, among: candidates, pass: pass)
+            decide(candidate, among: candidates, input: input, now: now, pass: &pass)
+        }
+    }
+
+    /// Decides what a candidate is and carries it out. A record whose tail the candidate's bytes
+    /// do not have is not its record: the next one it matches is tried (its own tombstone, once
+    /// it was read as a new file), and only when none is left is it a new file. Opening it as new
+    /// at the first mismatch would read it again at every scan, for as long as the record it
+    /// only starts like stays in the ledger.
+    private func decide(
+        _ candidate: Candidate, among candidates: [Candidate], input: InputConfiguration, now: Int64,
+        pass: inout ScanPass
+    ) {
+        var notThisFile = Set<Int>()
+        while true {
+            let facts = self.facts(candidate, among: candidates, pass: pass, excluding: notThisFile)
             let decision = RotationDecider.decide(facts)
+            if case .resume(let index) = decision {
+                let mismatch = Mismatch(file: candidate.key, record: ledger[index])
+                var record = ledger[index]
+                record.finished = false
+                let outcome =
+                    knownMismatches.contains(mismatch)
+                    ? .otherContent : open(candidate, input: input, resumeAt: record, now: now, pass: &pass)
+                if outcome == .otherContent {
+                    // The bytes before the counted offset are not the record's: this is another
+                    // file that shares its first bytes. The record waits for its own, and is
+                    // not tried again with this file while it is there.
+                    notThisFile.insert(index)
+                    pass.mismatches.insert(mismatch)
+                    continue
+                }
+                if outcome == .opened { pass.claimedRecords.insert(index) }
+            }
             if let index = decision.record {
                 pass.seenRecords.insert(index)
                 upgradeLegacyFingerprints(index, from: candidate)
                 ledger[index].path = candidate.path
             }
-            switch decision {
-            case .ignore, .copyOfOpenFile, .done, .waitForCompression, .waitForCopy:
-                continue
-            case .openNew:
-                open(candidate, input: input, resumeAt: nil, now: now, pass: &pass)
-            case .resume(let index):
-                var record = ledger[index]
-                record.finished = false
-                switch open(candidate, input: input, resumeAt: record, now: now, pass: &pass) {
-                case .opened:
-                    pass.claimedRecords.insert(index)
-                case .otherContent:
-                    // The bytes before the counted offset are not the record's: this is another
-                    // file that shares its first bytes. It is new; the record waits for its own.
-                    open(candidate, input: input, resumeAt: nil, now: now, pass: &pass)
-                case .notOpened:
-                    break
-                }
-            }
+            if decision == .openNew { open(candidate, input: input, resumeAt: nil, now: now, pass: &pass) }
+            return
+        }
+    }
+
+    /// A file that a record's tail check found is not the record's file.
+    struct Mismatch: Hashable {
+        var file: FileKey
+        var fingerprint: ContentFingerprint
+        var offset: UInt64
+
+        init(file: FileKey, record: FileRecord) {
+            self.file = file
+            self.fingerprint = record.fingerprint
+            self.offset = record.offset
         }
     }
 
     /// What the decider needs to know of a candidate, read off the open files, the ledger and
     /// the other candidates of its set.
-    private func facts(_ candidate: Candidate, among candidates: [Candidate], pass: ScanPass) -> CandidateFacts {
+    private func facts(
+        _ candidate: Candidate, among candidates: [Candidate], pass: ScanPass, excluding notThisFile: Set<Int>
+    ) -> CandidateFacts {
         var records: [RecordMatch] = []
-        for index in ledger.indices where candidate.headMatches(ledger[index].fingerprint) {
+        for index in ledger.indices
+        where !notThisFile.contains(index) && candidate.headMatches(ledger[index].fingerprint) {
             let record = ledger[index]
             records.append(
                 RecordMatch(
