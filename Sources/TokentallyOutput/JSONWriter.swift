@@ -323,9 +323,18 @@ public struct JSONWriter: Sendable {
     /// the other characters below U+0020, and `\u2028` / `\u2029` (valid JSON, but line ends in
     /// older JavaScript). Everything else is copied as UTF-8, in runs, without per-byte appends.
     private mutating func writeEscapedString(_ value: String) {
+        // A native string's bytes are read in place: copying it to call `withUTF8` retained
+        // and released its storage, an atomic write to a line of memory that, for a report's
+        // hundreds of thousands of key names, is seldom in the cache.
+        if value.utf8.withContiguousStorageIfAvailable({ writeEscaped($0) }) == nil {
+            var value = value
+            value.withUTF8 { writeEscaped($0) }
+        }
+    }
+
+    private mutating func writeEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(0x22)
-        var value = value
-        value.withUTF8 { utf8 in
+        do {
             let count = utf8.count
             var runStart = 0
             var index = 0
