@@ -101,4 +101,42 @@ struct FileFollowerTests {
         #expect(follower.files.isEmpty, "the rotated file is finished once quiet")
         #expect(follower.ledger.contains { $0.finished && $0.offset == UInt64(bytes.count) })
     }
+
+    /// logrotate may truncate the live file after a scan looked for a truncation and before it
+    /// looks at the copy: the copy is still the open file's, by the bytes its identity was
+    /// taken from, and not a new file to read from its start.
+    @Test func theCopyIsTheOpenFilesWhenTheTruncationComesMidScan() throws {
+        let directory = NSTemporaryDirectory() + "tokentally-follower-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let live = directory + "/access.log"
+        let old = Self.lines("old", 200, padding: 100)
+        try old.write(toFile: live, atomically: false, encoding: .utf8)
+        let follower = try Self.follower(directory)
+        try Self.step(follower, now: 0)
+        let file = try #require(follower.files.values.first)
+
+        let copy = directory + "/access.log.1"
+        try old.write(toFile: copy, atomically: false, encoding: .utf8)
+        let handle = try #require(FileHandle(forWritingAtPath: live))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(Self.lines("new", 10, padding: 10).utf8))
+        try handle.close()
+
+        let leading = try ContentFingerprint.leadingBytes(of: copy, opener: follower.opener)
+        let candidate = FileFollower.Candidate(
+            path: copy, name: RotatedFileName("access.log.1"), prefix: leading.bytes, isGzip: false,
+            key: FileFollower.FileKey(device: 0, inode: 0), size: UInt64(old.utf8.count), opener: follower.opener)
+        #expect(follower.isCopy(candidate, of: file))
+
+        // An unrelated file that only starts like it is not its copy.
+        let other = directory + "/other.log"
+        try (String(old.prefix(2_000)) + Self.lines("other", 50, padding: 100)).write(
+            toFile: other, atomically: false, encoding: .utf8)
+        let otherLeading = try ContentFingerprint.leadingBytes(of: other, opener: follower.opener)
+        let stranger = FileFollower.Candidate(
+            path: other, name: RotatedFileName("other.log"), prefix: otherLeading.bytes, isGzip: false,
+            key: FileFollower.FileKey(device: 0, inode: 1), size: 0, opener: follower.opener)
+        #expect(!follower.isCopy(stranger, of: file))
+    }
 }

@@ -331,13 +331,21 @@ final class FileFollower {
     /// Whether the candidate is a copy of an open file: copytruncate's copy, or a gzip being
     /// made of it. Plain open files are compared byte for byte over what both have (up to
     /// 64 KiB), so a new file that only shares a banner with an open one is not taken for its
-    /// copy.
-    private func isCopy(_ candidate: Candidate, of file: FollowedFile) -> Bool {
+    /// copy. A candidate that holds the bytes the open file's identity was taken from is its
+    /// copy even when the open file no longer holds them: logrotate may truncate it after this
+    /// scan looked for a truncation, and the copy would otherwise be read as a new file, its
+    /// lines counted again. The next scan sees the truncation and resumes the copy.
+    func isCopy(_ candidate: Candidate, of file: FollowedFile) -> Bool {
         guard candidate.headMatches(file.fingerprint) else { return false }
         let leading = candidate.leading
         if file.isGzip {
             guard leading.count >= file.identity.length else { return true }
             return leading.withUnsafeBytes { file.identity.matches(prefix: $0) }
+        }
+        if file.identity.length > 0, leading.count >= file.identity.length,
+            leading.withUnsafeBytes({ file.identity.matches(prefix: $0) })
+        {
+            return true
         }
         let theirs = file.file.bytes(at: 0, count: leading.count)
         let compared = min(theirs.count, leading.count)
