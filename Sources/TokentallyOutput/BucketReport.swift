@@ -265,9 +265,6 @@ public struct BucketReport: Hashable, Sendable {
         return shared ? first : nil
     }
 
-    /// Whether `by_key` is summed from the series rows as it is written.
-    var byKeyIsSummed: Bool { explicitByKey == nil }
-
     public static func == (lhs: BucketReport, rhs: BucketReport) -> Bool {
         lhs.period == rhs.period && lhs.label == rhs.label && lhs.generatedAtEpochSeconds == rhs.generatedAtEpochSeconds
     }

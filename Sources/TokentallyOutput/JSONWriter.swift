@@ -334,56 +334,54 @@ public struct JSONWriter: Sendable {
 
     private mutating func writeEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(0x22)
-        do {
-            let count = utf8.count
-            var runStart = 0
-            var index = 0
-            let base = UnsafeRawPointer(utf8.baseAddress)
-            while index < count {
-                // Eight plain bytes at a time (no quote, backslash, control or 0xE2, the lead
-                // byte of U+2028 and U+2029): names and request ids rarely hold any other.
-                if index &+ 8 <= count, let base {
-                    let word = UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self))
-                    let lead = word ^ 0xE2E2_E2E2_E2E2_E2E2
-                    let leadBytes = (lead &- 0x0101_0101_0101_0101) & ~lead & 0x8080_8080_8080_8080
-                    if JSONText.specialStringBytes(word) | leadBytes == 0 {
-                        index &+= 8
-                        continue
-                    }
+        let count = utf8.count
+        var runStart = 0
+        var index = 0
+        let base = UnsafeRawPointer(utf8.baseAddress)
+        while index < count {
+            // Eight plain bytes at a time (no quote, backslash, control or 0xE2, the lead
+            // byte of U+2028 and U+2029): names and request ids rarely hold any other.
+            if index &+ 8 <= count, let base {
+                let word = UInt64(littleEndian: (base + index).loadUnaligned(as: UInt64.self))
+                let lead = word ^ 0xE2E2_E2E2_E2E2_E2E2
+                let leadBytes = (lead &- 0x0101_0101_0101_0101) & ~lead & 0x8080_8080_8080_8080
+                if JSONText.specialStringBytes(word) | leadBytes == 0 {
+                    index &+= 8
+                    continue
                 }
-                let byte = utf8[index]
-                if byte >= 0x20 && byte != 0x22 && byte != 0x5C && byte != 0xE2 {
+            }
+            let byte = utf8[index]
+            if byte >= 0x20 && byte != 0x22 && byte != 0x5C && byte != 0xE2 {
+                index += 1
+                continue
+            }
+            var escapeLength = 1
+            var separator: UInt8 = 0  // the last hex digit of U+2028 / U+2029, when that is what this is
+            if byte == 0xE2 {
+                // U+2028 is E2 80 A8 and U+2029 is E2 80 A9; other E2 sequences are plain text.
+                guard index + 2 < count, utf8[index + 1] == 0x80,
+                    utf8[index + 2] == 0xA8 || utf8[index + 2] == 0xA9
+                else {
                     index += 1
                     continue
                 }
-                var escapeLength = 1
-                var separator: UInt8 = 0  // the last hex digit of U+2028 / U+2029, when that is what this is
-                if byte == 0xE2 {
-                    // U+2028 is E2 80 A8 and U+2029 is E2 80 A9; other E2 sequences are plain text.
-                    guard index + 2 < count, utf8[index + 1] == 0x80,
-                        utf8[index + 2] == 0xA8 || utf8[index + 2] == 0xA9
-                    else {
-                        index += 1
-                        continue
-                    }
-                    escapeLength = 3
-                    separator = utf8[index + 2] == 0xA8 ? 0x38 : 0x39
-                }
-                if runStart < index {
-                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
-                }
-                if separator != 0 {
-                    appendASCII("\\u202")
-                    bytes.append(separator)
-                } else {
-                    appendEscape(for: byte)
-                }
-                index += escapeLength
-                runStart = index
+                escapeLength = 3
+                separator = utf8[index + 2] == 0xA8 ? 0x38 : 0x39
             }
-            if runStart < count {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<count]))
+            if runStart < index {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
             }
+            if separator != 0 {
+                appendASCII("\\u202")
+                bytes.append(separator)
+            } else {
+                appendEscape(for: byte)
+            }
+            index += escapeLength
+            runStart = index
+        }
+        if runStart < count {
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<count]))
         }
         bytes.append(0x22)
     }
