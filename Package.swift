@@ -94,7 +94,10 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(
             name: "TokentallyNative",
-            dependencies: ["CZlib", "CIsal", "CSystemd", "TokentallySystem", "TokentallyReading", "TokentallySamples"],
+            dependencies: [
+                "CZlib", "CIsal", "CSystemd", "TokentallySystem", "TokentallyReading", "TokentallySamples",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "TokentallyCommand",
