@@ -14,6 +14,9 @@ private final class ChunkedSource: ByteSource {
     let bytes: [UInt8]
     let chunk: Int
     var offset = 0
+    /// The farthest byte, from the first read's start, that a read was handed room up to.
+    private var firstStart: UnsafeMutableRawPointer?
+    private(set) var reach = 0
     var damage: Damage? { nil }
 
     init(_ bytes: [UInt8], chunk: Int) {
@@ -23,6 +26,8 @@ private final class ChunkedSource: ByteSource {
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(FileReadError) -> Int {
         let n = min(chunk, buffer.count, bytes.count - offset)
+        if firstStart == nil { firstStart = buffer.baseAddress }
+        reach = max(reach, firstStart!.distance(to: buffer.baseAddress! + n))
         for i in 0..<n { buffer[i] = bytes[offset + i] }
         offset += n
         return n
@@ -65,6 +70,18 @@ private func lines(_ text: [UInt8], chunk: Int, max: Int = 64, readSize: Int = 1
         let text = Array("ok1\n\(long)\nok2\n".utf8)
         let seen = try lines(text, chunk: chunk, max: 32)
         #expect(seen == [.line("ok1"), .tooLong(long.utf8.count), .line("ok2")])
+    }
+
+    /// The buffer has room for a line of up to the limit besides a read, but lines shorter than
+    /// a read never make it use that room: its pages stay untouched, so not resident.
+    @Test func shortLinesKeepReadsInTheFirstTwoReadsOfTheBuffer() throws {
+        let text = Array((0..<2_000).map { "line \($0) \(String(repeating: "x", count: $0 % 50))\n" }.joined().utf8)
+        var reader = LineReader(maxLineBytes: 4_096, readSize: 64)
+        let source = ChunkedSource(text, chunk: 64)
+        var count = 0
+        try reader.read(from: source) { _, _ in count += 1 }
+        #expect(count == 2_000)
+        #expect(source.reach <= 2 * 64)
     }
 
     @Test func committedOffsetStopsAtTheLastNewline() throws {

@@ -109,10 +109,14 @@ public struct LineReader: ~Copyable {
             end = 0
             return
         }
-        if buffer.count - end >= readSize { return }
+        let pending = end - start
+        // A partial line of up to a read's size is moved to the front before every read, so
+        // that reads land in the first two reads' worth of the buffer and the rest of it (the
+        // room for a line of up to the limit, 1 MiB by default) is never touched, and so never
+        // resident, unless such a line comes. Moving it costs less than a line per read.
+        if buffer.count - end >= readSize && (start == 0 || pending > readSize) { return }
         // Move the partial line to the front; it is at most maxLineBytes long (or we would be
         // skipping), and the buffer was sized for that plus a read.
-        let pending = end - start
         if pending + readSize > buffer.count {
             let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: pending + readSize, alignment: 64)
             grown.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: pending)
