@@ -14,7 +14,7 @@ private final class ChunkedSource: ByteSource {
     let bytes: [UInt8]
     let chunk: Int
     var offset = 0
-    /// The farthest byte, from the first read's start, that a read was handed room up to.
+    /// How far into the buffer, from where the first read began, any read filled bytes.
     private var firstStart: UnsafeMutableRawPointer?
     private(set) var reach = 0
     var damage: Damage? { nil }

@@ -110,13 +110,13 @@ public struct LineReader: ~Copyable {
             return
         }
         let pending = end - start
-        // A partial line of up to a read's size is moved to the front before every read, so
-        // that reads land in the first two reads' worth of the buffer and the rest of it (the
-        // room for a line of up to the limit, 1 MiB by default) is never touched, and so never
-        // resident, unless such a line comes. Moving it costs less than a line per read.
+        // Move the partial line to the front: always when it is shorter than a read (less than
+        // a line copied per read), so that reads land in the first two reads' worth of the
+        // buffer and its room for a line of up to the limit is never touched, so never resident,
+        // unless such a line comes; a longer one only when no read fits after it. It is at most
+        // maxLineBytes long (or we would be skipping), and the buffer was sized for that plus a
+        // read.
         if buffer.count - end >= readSize && (start == 0 || pending > readSize) { return }
-        // Move the partial line to the front; it is at most maxLineBytes long (or we would be
-        // skipping), and the buffer was sized for that plus a read.
         if pending + readSize > buffer.count {
             let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: pending + readSize, alignment: 64)
             grown.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: pending)
